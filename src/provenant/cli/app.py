@@ -1,0 +1,66 @@
+"""The Typer app and the one place CLI errors become messages and exit codes."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Provenant: trading-signal artifacts with MLflow lineage.")
+db_app = typer.Typer(no_args_is_help=True, help="Artifact database schema.")
+app.add_typer(db_app, name="db")
+
+console = Console(stderr=True)
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit code 1 (or the one given)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output goes to stdout, alone."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
+                         for e in exc.errors())
+    return str(exc) or type(exc).__name__
+
+
+def main() -> None:
+    """Entry point: run the app; known failures print a message, never a traceback."""
+    from provenant.lineage.tracking import TrackingUnavailable
+    from provenant.store.database import SchemaNotReady
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("[red]Aborted.[/red]")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except CliError as exc:
+        console.print(f"[red]Error:[/red] {exc}", highlight=False, markup=True)
+        sys.exit(exc.code)
+    except (ValidationError, ValueError, LookupError, FileNotFoundError, SchemaNotReady,
+            TrackingUnavailable, OperationalError) as exc:
+        console.print(f"[red]Error:[/red] {_message(exc)}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # click's usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Plain, typed domain models. Nothing here does I/O."""

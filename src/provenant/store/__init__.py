@@ -1,0 +1,1 @@
+"""Database tables, repositories, migrations and the blob store."""

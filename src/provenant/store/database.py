@@ -1,0 +1,83 @@
+"""Engines and schema migrations for the artifact database."""
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class SchemaNotReady(RuntimeError):
+    """The database is not at the current schema and may not migrate itself."""
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine tuned for its backend (SQLite: WAL, busy timeout; servers: pool pre-ping)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own BEGIN handling is off (isolation_level=None); we issue it, so
+        # write transactions can take the lock up front (BEGIN IMMEDIATE) instead of
+        # failing mid-way when a deferred read lock cannot be upgraded.
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> str:
+    """Apply every pending migration; return the head revision."""
+    command.upgrade(_alembic_config(engine), "head")
+    return head_revision()
+
+
+@cache
+def head_revision() -> str:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_schema(engine: Engine, auto_migrate: bool) -> None:
+    """Make sure the schema is current: migrate, or explain how to."""
+    if current_revision(engine) == head_revision():
+        return
+    if auto_migrate:
+        upgrade(engine)
+        return
+    raise SchemaNotReady(
+        f"database {engine.url.render_as_string(hide_password=True)} is not at schema "
+        f"{head_revision()}; run `provenant db upgrade` (or set PROVENANT_AUTO_MIGRATE=1)")

@@ -1,0 +1,208 @@
+"""The artifact repository: rows in, typed artifacts out, lineage written once."""
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from provenant.domain.artifacts import Artifact, NewArtifact
+from provenant.domain.lineage import Lineage
+from provenant.store.tables import artifacts, lineage_repairs
+
+FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that this API did not hand out."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRepair:
+    artifact_id: int
+    run_id: str
+    experiment_id: str
+    source: str
+    repaired_at: datetime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = text.partition(":")
+        last_id = int(value)
+    except Exception:
+        raise InvalidCursor("invalid cursor") from None
+    if prefix != "id" or last_id < 1:
+        raise InvalidCursor("invalid cursor")
+    return last_id
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _to_artifact(row) -> Artifact:
+    m = row._mapping
+    return Artifact(
+        id=m["id"], type=m["type"], name=m["name"], symbol=m["symbol"],
+        workflow_id=m["workflow_id"], execution_id=m["execution_id"], step_name=m["step_name"],
+        dag_id=m["dag_id"], task_id=m["task_id"], run_id=m["run_id"],
+        experiment_id=m["experiment_id"], payload=m["payload"] or {},
+        created_at=_aware(m["created_at"]), updated_at=_aware(m["updated_at"]),
+        lineage_repaired_at=_aware(m["lineage_repaired_at"]),
+        has_image=m["image_key"] is not None, image_content_type=m["image_content_type"],
+        image_sha256=(m["image_key"] or "").split(".")[0] or None,
+    )
+
+
+class ArtifactRepository:
+    """All artifact and audit-log SQL lives here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _write(self):
+        """A write transaction (on SQLite it takes the write lock up front)."""
+        return self.engine.connect().execution_options(immediate=True)
+
+    def add(self, new: NewArtifact, image_key: str | None = None,
+            image_content_type: str | None = None) -> Artifact:
+        """Insert one artifact and return it as stored."""
+        return self.add_many([new], [(image_key, image_content_type)])[0]
+
+    def add_many(self, items: Sequence[NewArtifact],
+                 images: Sequence[tuple[str | None, str | None]] | None = None) -> list[Artifact]:
+        """Insert artifacts in one transaction, keeping explicit ids where given."""
+        stamp = now()
+        images = images or [(None, None)] * len(items)
+        ids: list[int] = []
+        with self._write() as conn, conn.begin():
+            for new, (key, content_type) in zip(items, images, strict=True):
+                values = new.model_dump(exclude={"id", "created_at"})
+                values.update(created_at=new.created_at or stamp, updated_at=stamp,
+                              image_key=key, image_content_type=content_type)
+                if new.id is not None:
+                    values["id"] = new.id
+                result = conn.execute(insert(artifacts).values(**values))
+                ids.append(result.inserted_primary_key[0])
+            if conn.dialect.name == "postgresql" and any(n.id for n in items):
+                # Explicit ids do not advance the sequence; keep it ahead of them.
+                conn.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('artifacts', 'id'), "
+                    "GREATEST((SELECT MAX(id) FROM artifacts), 1))")
+        return self.get_many(ids)
+
+    def get(self, artifact_id: int) -> Artifact | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(artifacts).where(artifacts.c.id == artifact_id)).first()
+        return _to_artifact(row) if row else None
+
+    def get_many(self, ids: Iterable[int]) -> list[Artifact]:
+        ids = list(ids)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(artifacts).where(artifacts.c.id.in_(ids))).all()
+        by_id = {row.id: _to_artifact(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def existing_ids(self, ids: Iterable[int]) -> set[int]:
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(artifacts.c.id).where(artifacts.c.id.in_(list(ids)))))
+
+    def image_of(self, artifact_id: int) -> tuple[str, str] | None:
+        """The blob key and content type of an artifact's image."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(artifacts.c.image_key, artifacts.c.image_content_type)
+                               .where(artifacts.c.id == artifact_id)).first()
+        return (row[0], row[1]) if row and row[0] else None
+
+    def list(self, limit: int = 50, cursor: str | None = None,
+             **filters: str | None) -> tuple[list[Artifact], str | None]:
+        """Newest first, keyset-paginated on id; filters are exact matches."""
+        query = select(artifacts).order_by(artifacts.c.id.desc()).limit(limit + 1)
+        for name, value in filters.items():
+            if name not in FILTERS:
+                raise ValueError(f"unknown filter {name!r}")
+            if value is not None:
+                query = query.where(artifacts.c[name] == value)
+        if cursor:
+            query = query.where(artifacts.c.id < decode_cursor(cursor))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        items = [_to_artifact(r) for r in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+        return items, next_cursor
+
+    def by_execution(self, execution_id: str) -> list[Artifact]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(artifacts).where(artifacts.c.execution_id == execution_id)
+                                .order_by(artifacts.c.id)).all()
+        return [_to_artifact(r) for r in rows]
+
+    def missing_lineage(self, after_id: int = 0, limit: int = 1000,
+                        workflow_id: str | None = None) -> list[Artifact]:
+        """Artifacts with no lineage but an execution id, in id order from after_id."""
+        query = (select(artifacts)
+                 .where(artifacts.c.run_id.is_(None), artifacts.c.execution_id.is_not(None),
+                        artifacts.c.id > after_id)
+                 .order_by(artifacts.c.id).limit(limit))
+        if workflow_id is not None:
+            query = query.where(artifacts.c.workflow_id == workflow_id)
+        with self.engine.connect() as conn:
+            return [_to_artifact(r) for r in conn.execute(query).all()]
+
+    def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str) -> list[int]:
+        """Fill in lineage where it is still missing, with one audit row each.
+
+        One transaction; the update is conditional (run_id IS NULL), so concurrent
+        writers fill each artifact once. Returns the ids this call repaired.
+        """
+        stamp = now()
+        repaired: list[int] = []
+        with self._write() as conn, conn.begin():
+            for artifact_id, lineage in updates:
+                result = conn.execute(
+                    update(artifacts)
+                    .where(and_(artifacts.c.id == artifact_id, artifacts.c.run_id.is_(None)))
+                    .values(run_id=lineage.run_id, experiment_id=lineage.experiment_id,
+                            lineage_repaired_at=stamp, updated_at=stamp))
+                if result.rowcount == 1:
+                    repaired.append(artifact_id)
+            if repaired:
+                lineage_of = dict(updates)
+                conn.execute(insert(lineage_repairs), [
+                    {"artifact_id": i, "run_id": lineage_of[i].run_id,
+                     "experiment_id": lineage_of[i].experiment_id, "source": source,
+                     "repaired_at": stamp} for i in repaired])
+        return repaired
+
+    def repairs(self, artifact_id: int | None = None, limit: int = 1000) -> list[LineageRepair]:
+        """The audit log, newest first."""
+        query = select(lineage_repairs).order_by(lineage_repairs.c.id.desc()).limit(limit)
+        if artifact_id is not None:
+            query = query.where(lineage_repairs.c.artifact_id == artifact_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [LineageRepair(r.artifact_id, r.run_id, r.experiment_id, r.source,
+                              _aware(r.repaired_at)) for r in rows]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(artifacts)) or 0
+
+
+__all__ = ["ArtifactRepository", "IntegrityError", "InvalidCursor", "LineageRepair", "FILTERS"]

@@ -1,0 +1,72 @@
+"""SQLAlchemy tables for artifacts, execution runs and the lineage audit log."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# BigInteger ids on servers, INTEGER (rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+artifacts = Table(
+    "artifacts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("type", String(16), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("symbol", String(32)),
+    Column("workflow_id", String(250)),
+    Column("execution_id", String(250)),
+    Column("step_name", String(250)),
+    Column("dag_id", String(250)),
+    Column("task_id", String(250)),
+    Column("run_id", String(64)),
+    Column("experiment_id", String(64)),
+    Column("lineage_repaired_at", DateTime(timezone=True)),
+    Column("payload", JSON, nullable=False),
+    Column("image_key", String(200)),
+    Column("image_content_type", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Keyset pagination walks id DESC; each filter gets (filter, id).
+    Index(None, "type", "id"),
+    Index(None, "symbol", "id"),
+    Index(None, "workflow_id", "id"),
+    Index(None, "execution_id", "id"),
+    Index(None, "run_id", "id"),
+)
+
+# The repair job's work list: only rows still missing lineage.
+Index("ix_artifacts_missing_lineage", artifacts.c.execution_id, artifacts.c.id,
+      postgresql_where=artifacts.c.run_id.is_(None),
+      sqlite_where=artifacts.c.run_id.is_(None))
+
+# One MLflow run per (workflow_id, execution_id): the unique key is the lock that
+# stops two processes from keeping two runs for one execution.
+execution_runs = Table(
+    "execution_runs", metadata,
+    Column("workflow_id", String(250), primary_key=True),
+    Column("execution_id", String(250), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Append-only: one row per artifact whose lineage was filled in after it was stored.
+lineage_repairs = Table(
+    "lineage_repairs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("artifact_id", Id, nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("experiment_id", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("repaired_at", DateTime(timezone=True), nullable=False),
+        # The conditional update already writes once; this makes it a hard guarantee.
+    UniqueConstraint("artifact_id"),
+)

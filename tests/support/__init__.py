@@ -1,0 +1,1 @@
+"""Real services for tests: MLflow stores and servers, databases, a counting proxy."""
