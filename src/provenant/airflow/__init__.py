@@ -1,0 +1,1 @@
+"""Apache Airflow integration (extra `airflow`)."""

@@ -1,0 +1,4 @@
+"""Repair trigger route (placeholder until the repair work lands)."""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,4 @@
+"""Web UI routes (placeholder until the UI work lands)."""
+from fastapi import APIRouter
+
+router = APIRouter()
