@@ -1,0 +1,59 @@
+"""Domain rules: deep links, payload validation, image sniffing, cursors."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from provenant.domain.artifacts import NewArtifact, validate_payload
+from provenant.domain.lineage import Lineage, mlflow_run_url
+from provenant.store.blobs import InvalidImage, LocalBlobStore, sniff_image
+from provenant.store.repository import InvalidCursor, decode_cursor, encode_cursor
+
+RUN_ID = "0123456789abcdef0123456789abcdef"
+
+
+def test_deep_link_is_exactly_the_contract_url():
+    url = mlflow_run_url("http://127.0.0.1:5000/", Lineage(RUN_ID, "12"))
+    assert url == f"http://127.0.0.1:5000/#/experiments/12/runs/{RUN_ID}"
+
+
+@pytest.mark.parametrize("ui, lineage", [
+    ("javascript:alert(1)", Lineage(RUN_ID, "1")),
+    ("http://mlflow", Lineage("../../etc", "1")),
+    ("http://mlflow", Lineage(RUN_ID, "1/../../x")),
+    ("http://mlflow", None),
+])
+def test_deep_link_refuses_unsafe_parts(ui, lineage):
+    assert mlflow_run_url(ui, lineage) is None
+
+
+def test_payloads_are_validated_per_type():
+    assert validate_payload("signal", {"action": "SELL", "confidence": 0, "x": 1})["x"] == 1
+    with pytest.raises(ValidationError):
+        validate_payload("order", {"side": "HOLD", "quantity": 1, "order_type": "MKT"})
+    with pytest.raises(ValidationError):
+        validate_payload("llm", {"prompt": "p"})
+    with pytest.raises(ValidationError, match="together"):
+        NewArtifact(type="signal", name="s", run_id=RUN_ID,
+                    payload={"action": "BUY", "confidence": 1})
+
+
+def test_images_are_checked_by_content():
+    with pytest.raises(InvalidImage):
+        sniff_image(b"GIF89a but not really")
+    with pytest.raises(InvalidImage):
+        sniff_image(b"%PDF-1.4")
+
+
+def test_blob_keys_cannot_name_paths(tmp_path):
+    store = LocalBlobStore(tmp_path)
+    for key in ("../../etc/passwd", "a" * 64 + ".png/../x", ""):
+        with pytest.raises(KeyError):
+            store.get(key)
+
+
+def test_cursors_round_trip_and_reject_forgeries():
+    assert decode_cursor(encode_cursor(42)) == 42
+    for bad in ("", "!!", encode_cursor(42)[:-1] + "$", "aWQ6LTE"):
+        with pytest.raises(InvalidCursor):
+            decode_cursor(bad)
