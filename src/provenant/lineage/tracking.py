@@ -5,7 +5,7 @@ import threading
 from collections.abc import Iterator
 from functools import cached_property
 
-from provenant.domain.lineage import Lineage
+from provenant.domain.lineage import Lineage, is_valid_run_id
 
 WORKFLOW_TAG = "workflow_id"
 EXECUTION_TAG = "execution_id"
@@ -82,6 +82,12 @@ class Tracker:
     def search_runs(self, filter_string: str, experiment_ids: list[str] | None = None,
                     page_size: int = _PAGE) -> Iterator:
         """Active runs matching a filter, newest start_time first, page by page."""
+        for page in self.search_run_pages(filter_string, experiment_ids, page_size):
+            yield from page
+
+    def search_run_pages(self, filter_string: str, experiment_ids: list[str] | None = None,
+                         page_size: int = _PAGE) -> Iterator[list]:
+        """Like search_runs, one list per page: each page is one tracking call."""
         experiment_ids = experiment_ids or self.active_experiment_ids()
         if not experiment_ids:
             return
@@ -90,10 +96,27 @@ class Tracker:
             page = self._call(self.client.search_runs, experiment_ids, filter_string,
                               max_results=page_size, page_token=token,
                               order_by=["attributes.start_time DESC"])
-            yield from page
+            yield list(page)
             token = page.token
             if not token:
                 return
+
+    def runs_by_id(self, run_ids: list[str], experiment_ids: list[str] | None = None,
+                   chunk: int = 100) -> dict:
+        """Active runs by id, `chunk` ids per call (`attributes.run_id IN` is supported).
+
+        Ids that are not well-formed MLflow run ids are never put in a filter.
+        """
+        wanted = [r for r in dict.fromkeys(run_ids) if is_valid_run_id(r)]
+        if not wanted:
+            return {}
+        experiment_ids = experiment_ids or self.active_experiment_ids()
+        found: dict = {}
+        for start in range(0, len(wanted), chunk):
+            quoted = ", ".join(f"'{r}'" for r in wanted[start:start + chunk])
+            for run in self.search_runs(f"attributes.run_id IN ({quoted})", experiment_ids):
+                found[run.info.run_id] = run
+        return found
 
     def find_execution_run(self, execution_id: str, workflow_id: str | None = None,
                            experiment_ids: list[str] | None = None) -> Lineage | None:

@@ -1,4 +1,26 @@
-"""Repair trigger route (placeholder until the repair work lands)."""
-from fastapi import APIRouter
+"""`POST /api/lineage/repair`: run the repair job now (a write: needs the API token if set)."""
+from __future__ import annotations
 
-router = APIRouter()
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from provenant.api.deps import ServicesDep, require_token_for_writes
+from provenant.lineage.repair import repair_lineage
+
+router = APIRouter(dependencies=[Depends(require_token_for_writes)])
+
+
+class RepairRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=250)
+
+
+@router.post("/api/lineage/repair")
+def repair(services: ServicesDep, body: RepairRequest | None = None) -> JSONResponse:
+    """Repair missing lineage now; 200 with the report, 503 when MLflow or the DB failed."""
+    request = body or RepairRequest()
+    report = repair_lineage(services, dry_run=request.dry_run, workflow_id=request.workflow_id)
+    return JSONResponse(report.to_dict(), status_code=200 if report.ok else 503)

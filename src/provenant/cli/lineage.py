@@ -1,0 +1,132 @@
+"""`provenant lineage ...`: repair missing lineage, read the audit log, verify lineage."""
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from provenant.bootstrap import get_services
+from provenant.cli.app import CliError, app, console, print_json
+
+lineage_app = typer.Typer(no_args_is_help=True, help="MLflow lineage of artifacts.")
+app.add_typer(lineage_app, name="lineage")
+
+_STAGES = {"scan": "finding artifacts without lineage", "resolve": "matching executions to runs",
+           "update": "writing lineage", "import": "importing legacy artifacts"}
+
+
+class _StderrHandler(logging.Handler):
+    """Log lines to whatever sys.stderr is now (rich's progress bar redirects it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+@contextmanager
+def _log_lineage_events():
+    """Show the provenant.lineage log lines (one per repaired artifact) on stderr."""
+    logger = logging.getLogger("provenant.lineage")
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@contextmanager
+def progress_bar():
+    """A callback (stage, done, total): a rich bar on a terminal (stderr), else None."""
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=_STAGES.get(stage, stage), completed=done, total=total)
+
+        yield update
+
+
+@lineage_app.command("repair")
+def repair(dry_run: bool = typer.Option(False, "--dry-run", help="Report, write nothing."),
+           workflow_id: str | None = typer.Option(None, "--workflow-id",
+                                                  help="Only this workflow's artifacts."),
+           as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
+    """Fill in missing lineage from MLflow (exit 1 when anything went wrong)."""
+    from provenant.lineage.repair import repair_lineage
+
+    with _log_lineage_events(), progress_bar() as progress:
+        report = repair_lineage(get_services(), dry_run=dry_run, workflow_id=workflow_id,
+                                progress=progress)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        verb = "would repair" if dry_run else "repaired"
+        console.print(f"scanned {report.scanned} artifacts over {report.executions} executions; "
+                      f"{verb} {len(report.repaired)}, unresolved {len(report.unresolved)}, "
+                      f"already repaired by another writer {len(report.skipped)} "
+                      f"({report.tracking_calls} tracking calls)", highlight=False)
+        for item in report.repaired[:50]:
+            console.print(f"  {verb} artifact {item.artifact_id}: run {item.run_id} "
+                          f"(experiment {item.experiment_id})", highlight=False)
+        if report.unresolved:
+            console.print(f"  no run found for artifacts {_ids(report.unresolved)}",
+                          highlight=False)
+    if not report.ok:
+        raise CliError("lineage repair: " + "; ".join(report.errors))
+
+
+@lineage_app.command("repairs")
+def repairs(artifact_id: int | None = typer.Option(None, "--artifact-id", min=1),
+            limit: int = typer.Option(1000, "--limit", min=1, max=100_000),
+            as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+    """The lineage audit log (newest first): which artifact got which run, how and when."""
+    rows = get_services().artifacts.repairs(artifact_id, limit=limit)
+    items = [{"artifact_id": r.artifact_id, "run_id": r.run_id,
+              "experiment_id": r.experiment_id, "source": r.source,
+              "repaired_at": r.repaired_at.isoformat()} for r in rows]
+    if as_json:
+        print_json({"items": items})
+        return
+    if not items:
+        console.print("no lineage repairs recorded")
+    for item in items:
+        console.print(f"{item['repaired_at']}  artifact {item['artifact_id']}  "
+                      f"run {item['run_id']}  experiment {item['experiment_id']}  "
+                      f"({item['source']})", highlight=False)
+
+
+@lineage_app.command("verify")
+def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
+    """Check stored lineage against MLflow; exit 1 on any mismatch or error."""
+    from provenant.lineage.verify import verify_lineage
+
+    report = verify_lineage(get_services())
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(f"checked {report.checked} artifacts against {report.runs} runs "
+                      f"({report.tracking_calls} tracking calls): "
+                      f"{len(report.mismatches)} mismatch(es)", highlight=False)
+        for m in report.mismatches:
+            console.print(f"  artifact {m.artifact_id} -> run {m.run_id}: {m.problem}",
+                          highlight=False)
+    if report.errors:
+        raise CliError("lineage verify: " + "; ".join(report.errors))
+    if report.mismatches:
+        raise CliError(f"{len(report.mismatches)} artifact(s) name a run that does not match")
+
+
+def _ids(ids: list[int], shown: int = 20) -> str:
+    head = ", ".join(map(str, ids[:shown]))
+    return head + (f" and {len(ids) - shown} more" if len(ids) > shown else "")

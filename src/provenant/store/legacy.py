@@ -1,0 +1,94 @@
+"""Read the previous system's `artifacts` table (PostgreSQL or SQLite), raw, in id order."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+
+class LegacySourceError(RuntimeError):
+    """The legacy database cannot be read: unreachable, or not the previous system's."""
+
+
+class LegacySource:
+    """The legacy `artifacts` table; values come back as the driver gives them (no coercion)."""
+
+    def __init__(self, url: str) -> None:
+        self.label = _safe_label(url)
+        self.engine = _connect(url, self.label)
+        self._check_table()
+
+    def _check_table(self) -> None:
+        try:
+            inspector = inspect(self.engine)
+            if not inspector.has_table("artifacts"):
+                raise LegacySourceError(f"{self.label} has no `artifacts` table")
+            columns = {c["name"] for c in inspector.get_columns("artifacts")}
+        except SQLAlchemyError as exc:
+            raise LegacySourceError(f"cannot read {self.label}: {_first_line(exc)}") from None
+        missing = {"id", "type"} - columns
+        if missing:
+            raise LegacySourceError(
+                f"{self.label}: `artifacts` lacks column(s) {', '.join(sorted(missing))}")
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT COUNT(*) FROM artifacts")).scalar_one()
+
+    def rows(self, page_size: int = 500) -> Iterator[list[dict[str, Any]]]:
+        """Rows as plain dicts, a page at a time, by ascending id (keyset, no OFFSET)."""
+        after = None
+        while True:
+            query = ("SELECT * FROM artifacts"
+                     + (" WHERE id > :after" if after is not None else "")
+                     + " ORDER BY id LIMIT :limit")
+            with self.engine.connect() as conn:
+                page = [dict(r._mapping) for r in
+                        conn.execute(text(query), {"after": after, "limit": page_size})]
+            if not page:
+                return
+            yield page
+            after = page[-1]["id"]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _connect(url: str, label: str) -> Engine:
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise LegacySourceError(f"{label}: only PostgreSQL and SQLite sources are supported")
+        if backend == "sqlite":
+            if not parsed.database or not Path(parsed.database).is_file():
+                raise LegacySourceError(f"{label}: no such SQLite file")
+            # Read only: the import must never change the previous system's data.
+            engine = create_engine(f"sqlite:///file:{parsed.database}?mode=ro&uri=true")
+        else:
+            engine = create_engine(url, connect_args={"connect_timeout": 10})
+        with engine.connect():
+            pass
+        return engine
+    except LegacySourceError:
+        raise
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise LegacySourceError(f"not a database URL {label!r}: {_first_line(exc)}") from None
+    except SQLAlchemyError as exc:
+        raise LegacySourceError(f"cannot connect to {label}: {_first_line(exc)}") from None
+
+
+def _safe_label(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the given URL"
+
+
+def _first_line(exc: Exception) -> str:
+    text_ = str(getattr(exc, "orig", None) or exc)
+    return text_.splitlines()[0] if text_ else exc.__class__.__name__
