@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of Provenant against the baselines users would otherwise have."""

@@ -1,0 +1,96 @@
+"""Store path: `store_*_artifact` inside `mlflow_run_context` vs explicit lineage."""
+from __future__ import annotations
+
+import contextvars
+import statistics
+import time
+from collections.abc import Callable
+
+from benchmarks.context import BenchContext
+from benchmarks.harness import BenchResult, latency_summary, percentile
+from benchmarks.images import chart_png, variant
+from provenant.artifacts import store_chart_artifact, store_llm_artifact, store_signal_artifact
+from provenant.bootstrap import Services
+from provenant.lineage import mlflow_run_context
+from tests.support.proxy import CountingProxy
+
+NAME = "store_path"
+TITLE = "2. Store path: inside mlflow_run_context vs explicit lineage"
+WORKFLOW = "bench_store_path"
+OVERHEAD_TARGET_PCT = 5.0
+
+
+def _stores(services: Services) -> dict[str, Callable[..., object]]:
+    png = chart_png()
+    return {
+        "signal": lambda n, **kw: store_signal_artifact(
+            name="TSLA signal", symbol="TSLA", action="BUY", confidence=0.72,
+            step_name="generate_signal", services=services, **kw),
+        "llm": lambda n, **kw: store_llm_artifact(
+            name="TSLA analysis", symbol="TSLA", prompt="Analyse TSLA " * 40,
+            response="Bullish momentum " * 60, model_name="rules", step_name="analyze",
+            services=services, **kw),
+        "chart": lambda n, **kw: store_chart_artifact(
+            name="TSLA daily", symbol="TSLA", image=variant(png, n), chart_type="daily",
+            step_name="plot_daily_chart", services=services, **kw),
+    }
+
+
+def run(ctx: BenchContext) -> BenchResult:
+    pairs = ctx.size(150, 1000)
+    result = BenchResult(NAME, TITLE, params={"stores_per_mode": pairs, "database": "sqlite"})
+    with CountingProxy(ctx.mlflow_server().url) as proxy:
+        services = ctx.services(NAME, tracking_uri=proxy.url)
+        outside = contextvars.copy_context()  # no current run: the explicit-lineage path
+        worst_overhead, total_calls, n = -100.0, 0, 0
+        for kind, store in _stores(services).items():
+            with mlflow_run_context(WORKFLOW, f"bench-{kind}", services=services) as run:
+                inside = contextvars.copy_context()
+                explicit = {"workflow_id": WORKFLOW, "execution_id": run.execution_id,
+                            "run_id": run.run_id, "experiment_id": run.experiment_id}
+                modes = {"context": lambda n: inside.run(store, n),
+                         "explicit": lambda n: outside.run(store, n, **explicit)}
+                for mode in modes.values():  # warm caches and connections, untimed
+                    mode(n := n + 1)
+                proxy.reset()
+                samples, calls = _interleaved(modes, pairs, n, proxy)
+                n += 2 * pairs
+                if inside.run(store, n).run_id != run.run_id:
+                    raise AssertionError("an artifact stored in a run context lacks its run id")
+            for mode, times in samples.items():
+                stats = latency_summary(times)
+                result.add(f"{kind}: {mode}", n=stats["n"], p50_ms=stats["p50_ms"],
+                           p99_ms=stats["p99_ms"], mean_ms=stats["mean_ms"],
+                           calls_per_store=calls[mode] / stats["n"])
+            p50 = (percentile(samples["context"], 50) / percentile(samples["explicit"], 50) - 1)
+            mean = statistics.fmean(samples["context"]) / statistics.fmean(samples["explicit"]) - 1
+            result.add(f"{kind}: overhead", overhead_p50_pct=p50 * 100,
+                       overhead_mean_pct=mean * 100)
+            worst_overhead = max(worst_overhead, p50 * 100)
+            total_calls += sum(calls.values())
+    result.target("overhead", f"<= {OVERHEAD_TARGET_PCT:.0f}% (p50 per store)",
+                  worst_overhead <= OVERHEAD_TARGET_PCT, f"worst {worst_overhead:+.1f}%")
+    result.target("tracking calls per store", "0", total_calls == 0,
+                  f"{total_calls} HTTP requests reached MLflow while storing")
+    result.notes.append(
+        "Both modes alternate store by store inside one open run (explicit stores run in a "
+        "context with no current run), so machine noise hits both alike. Tracking calls are "
+        "HTTP requests counted by a proxy in front of `mlflow server`; opening the run is "
+        "per execution, not per store, and is excluded.")
+    return result
+
+
+def _interleaved(modes: dict[str, Callable[[int], object]], pairs: int, first: int,
+                 proxy: CountingProxy) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Per-store seconds and tracking requests of each mode, alternating ABBA."""
+    samples = {mode: [] for mode in modes}
+    calls = dict.fromkeys(modes, 0)
+    names = list(modes)
+    for i in range(pairs):
+        for mode in (names if i % 2 == 0 else names[::-1]):
+            before = proxy.count
+            start = time.perf_counter()
+            modes[mode](first + 2 * i + names.index(mode))
+            samples[mode].append(time.perf_counter() - start)
+            calls[mode] += proxy.count - before
+    return samples, calls
