@@ -70,6 +70,14 @@ def _to_artifact(row) -> Artifact:
     )
 
 
+# Stored lineage states ("unavailable" is only ever a read-time state, never stored).
+_LINEAGE_STATES = {
+    "persisted": and_(artifacts.c.run_id.is_not(None), artifacts.c.lineage_repaired_at.is_(None)),
+    "repaired": artifacts.c.lineage_repaired_at.is_not(None),
+    "pending": artifacts.c.run_id.is_(None),
+}
+
+
 class ArtifactRepository:
     """All artifact and audit-log SQL lives here."""
 
@@ -130,10 +138,27 @@ class ArtifactRepository:
                                .where(artifacts.c.id == artifact_id)).first()
         return (row[0], row[1]) if row and row[0] else None
 
-    def list(self, limit: int = 50, cursor: str | None = None,
+    def set_image(self, artifact_id: int, image_key: str, image_content_type: str) -> bool:
+        """Attach an image to an artifact that has none; False if it already had one."""
+        with self._write() as conn, conn.begin():
+            result = conn.execute(
+                update(artifacts)
+                .where(and_(artifacts.c.id == artifact_id, artifacts.c.image_key.is_(None)))
+                .values(image_key=image_key, image_content_type=image_content_type,
+                        updated_at=now()))
+        return result.rowcount == 1
+
+    def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:
-        """Newest first, keyset-paginated on id; filters are exact matches."""
+        """Newest first, keyset-paginated on id; filters are exact matches.
+
+        `lineage` keeps only one stored lineage state: persisted, repaired or pending.
+        """
         query = select(artifacts).order_by(artifacts.c.id.desc()).limit(limit + 1)
+        if lineage is not None:
+            if lineage not in _LINEAGE_STATES:
+                raise ValueError(f"unknown lineage state {lineage!r}")
+            query = query.where(_LINEAGE_STATES[lineage])
         for name, value in filters.items():
             if name not in FILTERS:
                 raise ValueError(f"unknown filter {name!r}")
