@@ -1,0 +1,79 @@
+"""Browser fixtures: Debian's Chromium through Playwright, and the app served by uvicorn."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from provenant.api.app import create_app
+from provenant.bootstrap import Services
+from tests.conftest import IN_CI
+from tests.support.mlflow_server import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+LAPTOP = {"width": 1366, "height": 768}
+NULL_WORDS = re.compile(r"\b(null|None|undefined|NaN)\b")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module (never downloaded: Debian's, via executable_path)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab on a laptop-sized screen; script dialogs are recorded, then dismissed."""
+    context = browser.new_context(viewport=LAPTOP)
+    tab = context.new_page()
+    tab.dialogs = []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    yield tab
+    context.close()
+
+
+@contextmanager
+def serve_app(services: Services) -> Iterator[str]:
+    """The real app (API + UI) under uvicorn on a free loopback port, in a thread."""
+    port = free_port()
+    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name="ui-server")
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn stopped before it started serving")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def null_words_in(locator) -> list[str]:
+    """Every null/None/undefined/NaN in an element's text or attribute values."""
+    texts = locator.evaluate(
+        """el => [el.innerText, ...Array.from(el.querySelectorAll('*'))
+                  .flatMap(e => Array.from(e.attributes).map(a => a.value))]""")
+    return [m for text in texts for m in NULL_WORDS.findall(text)]

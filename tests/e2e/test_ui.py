@@ -1,0 +1,249 @@
+"""The web UI in Chromium against a real `mlflow server`: drawer, deep link, states, safety."""
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from mlflow.tracking import MlflowClient
+from PIL import Image
+
+from provenant.artifacts import (
+    store_chart_artifact, store_llm_artifact, store_order_artifact, store_signal_artifact)
+from provenant.bootstrap import Services
+from provenant.config import Settings
+from provenant.domain.artifacts import Artifact, NewArtifact
+from provenant.lineage import mlflow_run_context
+from tests.e2e.conftest import null_words_in, serve_app
+from tests.support.proxy import CountingProxy
+
+pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
+
+WF = "ibkr_trading_signal_workflow"
+HOSTILE = '<script>window.__pwned = 1; alert("xss")</script><img src=x onerror="window.__pwned = 2; alert(1)">'
+
+
+@dataclass
+class Ui:
+    url: str
+    services: Services
+    proxy: CountingProxy
+    mlflow_url: str
+    run_id: str
+    experiment_id: str
+    chart: Artifact
+    llm: Artifact
+    signal: Artifact
+    hostile: Artifact
+
+
+def png(width: int = 640, height: int = 360) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 90, 160)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def seed_execution(services: Services, execution_id: str) -> dict:
+    """One workflow execution's artifacts, stored inside its MLflow run."""
+    with mlflow_run_context(WF, execution_id, services=services) as run:
+        common = {"symbol": "TSLA", "services": services}
+        chart = store_chart_artifact(name="TSLA daily chart", image=png(), chart_type="daily",
+                                     step_name="generate_daily_chart",
+                                     indicators={"rsi_14": 61.234, "sma_20": 241.5}, **common)
+        llm = store_llm_artifact(name="TSLA chart analysis", prompt="Analyse the TSLA charts.",
+                                 response="Uptrend above the 20-day SMA; RSI 61.",
+                                 model_name="rules-v1", latency_ms=12.5,
+                                 step_name="analyze_charts", **common)
+        signal = store_signal_artifact(name="TSLA signal", action="BUY", confidence=0.72,
+                                       entry_price=240.0, stop_loss=230.0, take_profit=260.0,
+                                       rationale="Trend and momentum agree.",
+                                       step_name="generate_signal", **common)
+        store_order_artifact(name="TSLA paper order", side="BUY", quantity=10, order_type="LMT",
+                             limit_price=240.0, step_name="place_order", **common)
+        hostile = store_llm_artifact(name=f"Hostile {HOSTILE}", prompt=f"prompt {HOSTILE}",
+                                     response=f"response {HOSTILE}", model_name=HOSTILE,
+                                     step_name="analyze_charts", **common)
+    return {"run_id": run.run_id, "experiment_id": run.experiment_id, "chart": chart,
+            "llm": llm, "signal": signal, "hostile": hostile}
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, mlflow_server):
+    """The app on a fresh database, tracking through a counting proxy to a real server."""
+    home = tmp_path_factory.mktemp("ui")
+    with CountingProxy(mlflow_server.url) as proxy:
+        services = Services(Settings(
+            home=home, auto_migrate=True, mlflow_tracking_uri=proxy.url,
+            mlflow_ui_url=mlflow_server.url, repair_interval_seconds=0,
+            hydration_timeout_seconds=3, hydration_miss_ttl_seconds=0))
+        seeded = seed_execution(services, f"manual__{uuid.uuid4().hex}")
+        with serve_app(services) as url:
+            yield Ui(url=url, services=services, proxy=proxy, mlflow_url=mlflow_server.url,
+                     **seeded)
+        services.close()
+
+
+def legacy_artifact(services: Services, execution_id: str) -> Artifact:
+    """An artifact as the previous system left it: an execution id but no run."""
+    return services.artifacts.add(NewArtifact(
+        type="signal", name="Legacy TSLA signal", symbol="TSLA", workflow_id=WF,
+        execution_id=execution_id, step_name="generate_signal",
+        payload={"action": "SELL", "confidence": 0.4}))
+
+
+def open_drawer(page, ui: Ui, artifact_id: int):
+    page.goto(f"{ui.url}/artifacts/{artifact_id}")
+    drawer = page.get_by_role("dialog")
+    drawer.wait_for()
+    return drawer
+
+
+def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui):
+    expected = f"{ui.mlflow_url}/#/experiments/{ui.experiment_id}/runs/{ui.run_id}"
+    for artifact in (ui.chart, ui.llm, ui.signal):
+        drawer = open_drawer(page, ui, artifact.id)
+        ribbon = drawer.get_by_test_id("workflow-context-ribbon")
+        assert ribbon.get_by_test_id("mlflow-run-id").inner_text() == ui.run_id
+        assert ribbon.get_by_test_id("mlflow-experiment-id").inner_text() == ui.experiment_id
+        assert ribbon.get_by_test_id("lineage-status").inner_text() == "Captured"
+        link = ribbon.locator("a[data-testid=open-in-mlflow]")
+        assert link.get_attribute("href") == expected
+        assert link.get_attribute("target") == "_blank"
+        assert "noopener" in link.get_attribute("rel")
+        assert drawer.locator("#drawer-title").inner_text() == artifact.name
+        assert null_words_in(drawer) == []
+
+    # The type bodies: the chart image loads, the LLM text and the signal card are shown.
+    drawer = open_drawer(page, ui, ui.chart.id)
+    assert drawer.locator("figure.chart img").evaluate("img => img.complete && img.naturalWidth") == 640
+    assert "61.23" in drawer.inner_text()
+    drawer = open_drawer(page, ui, ui.llm.id)
+    assert drawer.get_by_test_id("text-response").inner_text() == ui.llm.payload["response"]
+    drawer = open_drawer(page, ui, ui.signal.id)
+    card = drawer.locator(".facts-signal").inner_text()
+    for shown in ("BUY", "72%", "240", "230", "260", "2", "Trend and momentum agree."):
+        assert shown in card + drawer.inner_text()
+
+    # Following the link shows that run in MLflow's own UI.
+    with page.context.expect_page() as opened:
+        drawer.locator("a[data-testid=open-in-mlflow]").click()
+    mlflow_page = opened.value
+    assert mlflow_page.url == expected
+    mlflow_page.get_by_text(ui.run_id).first.wait_for(timeout=60_000)
+
+
+def test_hostile_text_is_shown_as_text_and_never_runs(page, ui):
+    drawer = open_drawer(page, ui, ui.hostile.id)
+    assert drawer.locator("#drawer-title").inner_text() == ui.hostile.name
+    assert drawer.get_by_test_id("text-prompt").inner_text() == ui.hostile.payload["prompt"]
+    assert drawer.get_by_test_id("text-response").inner_text() == ui.hostile.payload["response"]
+    assert HOSTILE in drawer.inner_text()  # the model name too
+
+    # The same artifact opened from its row, through the script's path.
+    page.get_by_role("link", name="Close artifact details").click()
+    page.get_by_role("link", name=ui.hostile.name).click()
+    page.get_by_role("dialog").wait_for()
+    assert page.locator("#drawer-title").inner_text() == ui.hostile.name
+
+    assert page.locator("script:not([src]), img[onerror]").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+
+
+def test_list_filters_groups_and_pages_without_calling_mlflow(page, ui):
+    before = ui.proxy.count
+    page.goto(f"{ui.url}/artifacts")
+    page.locator("tr[data-row] .thumb img").first.wait_for()
+    assert page.locator("tr[data-row]").count() >= 5
+    assert page.locator("tr[data-row] .thumb img").evaluate("img => img.complete") is True
+
+    page.select_option("select[name=type]", "signal")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"type=signal"))
+    assert set(page.locator("tr[data-row] .badge").all_inner_texts()) == {"SIGNAL"}
+
+    page.goto(f"{ui.url}/artifacts?group=execution&limit=2")
+    assert page.locator("section.execution-group").count() >= 1
+    first_page = page.locator("tr[data-row] a[data-drawer]").all_inner_texts()
+    page.get_by_role("link", name="Next page").click()
+    second_page = page.locator("tr[data-row] a[data-drawer]").all_inner_texts()
+    assert len(first_page) == len(second_page) == 2 and not set(first_page) & set(second_page)
+    assert ui.proxy.count == before  # lists show stored lineage: no tracking call per row
+
+    page.goto(f"{ui.url}/artifacts?lineage=nothing")
+    assert "unknown lineage state" in page.get_by_role("alert").inner_text()
+
+
+def test_row_opens_drawer_esc_closes_and_focus_stays_inside(page, ui):
+    page.goto(f"{ui.url}/artifacts")
+    row_link = page.locator(f"a[data-drawer][data-artifact-id='{ui.signal.id}']")
+    row_link.click()
+    drawer = page.get_by_role("dialog")
+    drawer.wait_for()
+    page.wait_for_url(f"{ui.url}/artifacts/{ui.signal.id}")
+    assert drawer.get_attribute("aria-modal") == "true"
+    assert drawer.get_attribute("aria-labelledby") == "drawer-title"
+    inside = "() => document.querySelector('.drawer').contains(document.activeElement)"
+    assert page.evaluate(inside)
+    for key in ["Tab"] * 12 + ["Shift+Tab"] * 12:
+        page.keyboard.press(key)
+        assert page.evaluate(inside), f"focus left the drawer after {key}"
+
+    # Another artifact of the execution is one click away, in the same drawer.
+    drawer.get_by_role("link", name=re.compile(ui.chart.name)).click()
+    page.wait_for_url(f"{ui.url}/artifacts/{ui.chart.id}")
+    assert page.locator("#drawer-title").inner_text() == ui.chart.name
+
+    page.keyboard.press("Escape")
+    assert page.locator(".drawer").count() == 0
+    page.wait_for_url(f"{ui.url}/artifacts")
+    assert page.evaluate("document.activeElement.dataset.artifactId") == str(ui.signal.id)
+    page.go_back()  # history brings the drawer back
+    page.get_by_role("dialog").wait_for()
+    assert page.locator("#drawer-title").inner_text() == ui.chart.name
+
+
+def test_every_lineage_state_reads_in_words(page, ui, mlflow_server):
+    # repaired: a legacy artifact whose run exists in MLflow is hydrated when opened
+    legacy_execution = f"legacy {uuid.uuid4().hex} +00:00"
+    legacy = legacy_artifact(ui.services, legacy_execution)
+    client = MlflowClient(mlflow_server.url)
+    experiment_id = client.create_experiment(f"legacy-{uuid.uuid4().hex}")
+    run = client.create_run(experiment_id, tags={"workflow_id": WF,
+                                                 "execution_id": legacy_execution})
+    drawer = open_drawer(page, ui, legacy.id)
+    assert drawer.get_by_test_id("lineage-status").inner_text() == "Repaired"
+    assert drawer.get_by_test_id("mlflow-run-id").inner_text() == run.info.run_id
+    assert drawer.get_by_test_id("mlflow-experiment-id").inner_text() == experiment_id
+    assert drawer.locator("a[data-testid=open-in-mlflow]").get_attribute("href") == (
+        f"{ui.mlflow_url}/#/experiments/{experiment_id}/runs/{run.info.run_id}")
+    assert "Filled in from MLflow on" in drawer.inner_text()
+    assert [r.source for r in ui.services.artifacts.repairs(legacy.id)] == ["hydrate"]
+    assert null_words_in(drawer) == []
+
+    # pending: no run was ever logged for the execution
+    pending = legacy_artifact(ui.services, f"never-run-{uuid.uuid4().hex}")
+    drawer = open_drawer(page, ui, pending.id)
+    assert drawer.get_by_test_id("lineage-status").inner_text() == "Pending"
+    assert "No MLflow run has been logged" in drawer.inner_text()
+    assert drawer.locator("a[data-testid=open-in-mlflow]").count() == 0
+    assert drawer.get_by_test_id("open-in-mlflow").is_disabled()
+    assert null_words_in(drawer) == []
+
+    # unavailable: the tracking server does not answer
+    offline = legacy_artifact(ui.services, f"tracker-down-{uuid.uuid4().hex}")
+    ui.proxy.down = True
+    try:
+        drawer = open_drawer(page, ui, offline.id)
+    finally:
+        ui.proxy.down = False
+    assert drawer.get_by_test_id("lineage-status").inner_text() == "Unavailable"
+    assert "could not be reached" in drawer.inner_text()
+    assert drawer.locator("a[data-testid=open-in-mlflow]").count() == 0
+    assert null_words_in(drawer) == []
+
+    # captured, for completeness: the list filter by lineage state finds each kind
+    page.goto(f"{ui.url}/artifacts?lineage=repaired")
+    assert page.locator("tr[data-row] a[data-drawer]").all_inner_texts() == [legacy.name]
