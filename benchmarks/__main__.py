@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run_one(name: str, ctx: BenchContext, console: Console) -> BenchResult:
     """Run one benchmark; a failure becomes an error row, never a crash of the whole run."""
-    console.print(f"[bold]{name}[/bold] ({'quick' if ctx.quick else 'full'}) ...")
+    console.print(f"[bold]{name}[/bold] ({ctx.mode}) ...")
     start = time.perf_counter()
     try:
         module = importlib.import_module(f"benchmarks.{name}")
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("provenant").setLevel(logging.WARNING)
     names = [n for n in BENCHMARKS if not args.only or n in args.only]
     workdir = Path(tempfile.mkdtemp(prefix="provenant-bench-"))
-    ctx = BenchContext(quick=args.quick, workdir=workdir)
+    ctx = BenchContext(mode="quick" if args.quick else "full", workdir=workdir)
     machine = machine_info(ctx.postgres_version())
     results: list[BenchResult] = []
     try:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    mode = "quick" if args.quick else "full"
+    mode = ctx.mode
     print_results(console, results)
     path = write_json(results, machine, mode, args.json)
     console.print(f"JSON: {path}")

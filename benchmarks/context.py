@@ -17,23 +17,41 @@ from tests.support.mlflow_server import MlflowServer
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+MODES = ("tiny", "quick", "full")  # tiny: the structural test's sizes, not for numbers
+
+
 @dataclass
 class BenchContext:
-    """Shared by all benchmarks of one run; servers start once and stop at the end."""
+    """Shared by all benchmarks of one run; servers start once and stop at the end.
 
-    quick: bool
+    Pass `mlflow` to reuse a running server (it is then left running at close).
+    """
+
+    mode: str
     workdir: Path
-    _mlflow: MlflowServer | None = field(default=None, repr=False)
+    mlflow: MlflowServer | None = None
+    _started: list[MlflowServer] = field(default_factory=list, repr=False)
 
-    def size(self, quick: int | float, full: int | float):
-        """The quick-mode or the full-mode value of a parameter."""
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+
+    @property
+    def quick(self) -> bool:
+        return self.mode != "full"
+
+    def size(self, quick, full, tiny=None):
+        """This mode's value of a parameter (tiny falls back to quick)."""
+        if self.mode == "tiny" and tiny is not None:
+            return tiny
         return quick if self.quick else full
 
     def mlflow_server(self) -> MlflowServer:
         """A real `mlflow server` on loopback (SQLite backend), started on first use."""
-        if self._mlflow is None:
-            self._mlflow = MlflowServer(self.workdir / "mlflow").start()
-        return self._mlflow
+        if self.mlflow is None:
+            self.mlflow = MlflowServer(self.workdir / "mlflow").start()
+            self._started.append(self.mlflow)
+        return self.mlflow
 
     def services(self, name: str, *, database_url: str | None = None,
                  tracking_uri: str | None = None) -> Services:
@@ -77,6 +95,6 @@ class BenchContext:
             return None
 
     def close(self) -> None:
-        if self._mlflow is not None:
-            self._mlflow.stop()
-            self._mlflow = None
+        """Stop the servers this context started."""
+        while self._started:
+            self._started.pop().stop()

@@ -18,7 +18,7 @@ WORKERS = 2  # the same as the mlflow server's
 
 
 def run(ctx: BenchContext) -> BenchResult:
-    duration, rounds = ctx.size(3.0, 10.0), ctx.size(1, 2)
+    duration, rounds = ctx.size(3.0, 10.0, tiny=0.5), ctx.size(1, 2)
     result = BenchResult(NAME, TITLE, params={
         "concurrency": CONCURRENCY, "seconds_per_round": duration, "rounds": rounds,
         "server_workers": WORKERS, "database": "sqlite"})

@@ -19,7 +19,7 @@ KEYSET_TARGET_MS = 25.0
 
 
 def run(ctx: BenchContext) -> BenchResult:
-    count = ctx.size(50_000, 1_000_000)
+    count = ctx.size(50_000, 1_000_000, tiny=2_000)
     result = BenchResult(NAME, TITLE, params={"artifacts": count, "page_size": PAGE})
     backends: list[tuple[str, AbstractContextManager[str]]] = [
         ("sqlite", nullcontext(f"sqlite:///{ctx.workdir / 'listing' / 'provenant.db'}")),
@@ -57,7 +57,7 @@ def _measure(ctx: BenchContext, backend: str, database_url: str, count: int,
         deep = int(count * 0.9)  # rows skipped before the deep page
         # Keyset cursor for "the page after `deep` rows": ids run count..1, newest first.
         deep_cursor, last_cursor = encode_cursor(count - deep + 1), encode_cursor(PAGE + 1)
-        budget = ctx.size(2.0, 8.0)
+        budget = ctx.size(1.0, 8.0, tiny=0.1)
         cases = {
             "keyset first page": lambda: repo.list(limit=PAGE),
             f"keyset page at depth {deep:,}": lambda: repo.list(limit=PAGE, cursor=deep_cursor),

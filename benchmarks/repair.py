@@ -24,8 +24,8 @@ RATIO_TARGET = 50.0
 
 
 def run(ctx: BenchContext) -> BenchResult:
-    total, executions = ctx.size(2_000, 20_000), ctx.size(500, 5_000)
-    budget = ctx.size(10.0, 180.0)
+    total, executions = ctx.size(2_000, 20_000, tiny=200), ctx.size(500, 5_000, tiny=50)
+    budget = ctx.size(10.0, 180.0, tiny=2.0)
     result = BenchResult(NAME, TITLE, params={
         "artifacts": total, "executions": executions, "baseline_budget_s": budget,
         "older_duplicate_run_every": 10, "artifact_db": "sqlite"})
@@ -42,8 +42,11 @@ def run(ctx: BenchContext) -> BenchResult:
 
     bulk_insert(services.engine, artifact_rows(total, workflow_id=WORKFLOW,
                                                execution_of=execution_of))
+    marks: dict[str, float] = {}  # when each stage last reported: stages run in order
     with Stopwatch() as ours:
-        report = repair_lineage(services)
+        start = time.perf_counter()
+        report = repair_lineage(services, progress=lambda stage, done, total: marks.__setitem__(
+            stage, time.perf_counter()))
     if report.errors or len(report.repaired) != total:
         raise AssertionError(f"repair_lineage repaired {len(report.repaired)} of {total}: "
                              f"{report.errors}")
@@ -52,6 +55,13 @@ def run(ctx: BenchContext) -> BenchResult:
     result.add("repair_lineage", artifacts=total, seconds=ours.seconds,
                artifacts_per_s=ours_rate, tracking_calls=report.tracking_calls,
                calls_per_artifact=report.tracking_calls / total)
+    previous = start
+    for stage, label in (("scan", "find artifacts missing lineage (DB)"),
+                         ("resolve", "resolve executions (MLflow)"),
+                         ("update", "write lineage + audit rows (DB)")):
+        if stage in marks:
+            result.add(f"  phase: {label}", seconds=marks[stage] - previous)
+            previous = marks[stage]
 
     baseline = ctx.services(f"{NAME}-baseline")
     bulk_insert(baseline.engine, artifact_rows(total, workflow_id=WORKFLOW,

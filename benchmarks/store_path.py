@@ -37,7 +37,7 @@ def _stores(services: Services) -> dict[str, Callable[..., object]]:
 
 
 def run(ctx: BenchContext) -> BenchResult:
-    pairs = ctx.size(150, 1000)
+    pairs = ctx.size(150, 1000, tiny=10)
     result = BenchResult(NAME, TITLE, params={"stores_per_mode": pairs, "database": "sqlite"})
     with CountingProxy(ctx.mlflow_server().url) as proxy:
         services = ctx.services(NAME, tracking_uri=proxy.url)
