@@ -1,0 +1,171 @@
+"""Hydration on read: fill in an artifact's missing lineage, bounded in time, written once."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Histogram
+
+from provenant.domain.artifacts import Artifact
+from provenant.domain.lineage import Lineage, LineageStatus
+from provenant.lineage.audit import record_repairs
+from provenant.lineage.tracking import TrackingUnavailable
+
+if TYPE_CHECKING:
+    from provenant.bootstrap import Services
+
+log = logging.getLogger("provenant.lineage")
+
+HYDRATIONS = Counter("provenant_hydrations", "Reads that tried to fill in missing lineage",
+                     ["outcome"])
+TRACKING_SECONDS = Histogram("provenant_tracking_lookup_seconds",
+                             "Duration of one MLflow lookup for an execution's run")
+TRACKING_FAILURES = Counter("provenant_tracking_failures",
+                            "MLflow lookups that gave no answer", ["reason"])
+
+Key = tuple[str, str | None]  # (execution_id, workflow_id): one lookup serves all its artifacts
+Outcome = Lineage | LineageStatus  # found, or pending (no run yet) / unavailable
+_MAX_REMEMBERED = 10_000
+
+
+def _key(artifact: Artifact) -> Key:
+    return artifact.execution_id or "", artifact.workflow_id
+
+
+def _needs_lookup(artifact: Artifact) -> bool:
+    return artifact.run_id is None and bool(artifact.execution_id)
+
+
+class Hydrator:
+    """Looks up missing lineage in MLflow on read; never raises, never waits long.
+
+    Each lookup runs in its own daemon thread (a stuck tracker cannot block exit),
+    one per execution and at most `max_lookups` at once; a read waits at most
+    `hydration_timeout_seconds`. A miss is remembered for `hydration_miss_ttl_seconds`
+    only, so an artifact read before its run exists is repaired on a later read.
+    """
+
+    def __init__(self, services: Services, *, clock: Callable[[], float] = time.monotonic,
+                 max_lookups: int = 8) -> None:
+        self.services = services
+        self._clock = clock
+        self._max_lookups = max_lookups
+        self._lock = threading.Lock()
+        self._misses: dict[Key, float] = {}
+        self._inflight: dict[Key, Future] = {}
+
+    def hydrate(self, artifact: Artifact) -> tuple[Artifact, LineageStatus]:
+        """The artifact, with its lineage filled in when MLflow knows it, and this read's status."""
+        return self.hydrate_many([artifact])[0]
+
+    def hydrate_many(self, artifacts: Sequence[Artifact]) -> list[tuple[Artifact, LineageStatus]]:
+        """Hydrate several artifacts: one lookup per execution, all under one deadline."""
+        try:
+            return self._hydrate_many(artifacts)
+        except Exception:  # the read must answer even if hydration itself breaks
+            log.exception("lineage hydration failed")
+            return [(a, LineageStatus.unavailable if _needs_lookup(a) else a.lineage_status)
+                    for a in artifacts]
+
+    def _hydrate_many(self, artifacts: Sequence[Artifact]) -> list[tuple[Artifact, LineageStatus]]:
+        keys = dict.fromkeys(_key(a) for a in artifacts if _needs_lookup(a))
+        started = {key: self._start(key) for key in keys}
+        deadline = self._clock() + self.services.settings.hydration_timeout_seconds
+        outcomes = {key: self._wait(value, deadline) for key, value in started.items()}
+        fresh = self._persist([(a.id, outcomes[_key(a)]) for a in artifacts
+                               if _needs_lookup(a) and isinstance(outcomes[_key(a)], Lineage)])
+        results = []
+        for artifact in artifacts:
+            if not _needs_lookup(artifact):
+                results.append((artifact, artifact.lineage_status))
+                continue
+            outcome = outcomes[_key(artifact)]
+            if artifact.id in fresh:
+                artifact = fresh[artifact.id]
+                status = artifact.lineage_status
+            else:  # no run yet, tracker unavailable, or found but not written
+                status = outcome if isinstance(outcome, LineageStatus) else LineageStatus.pending
+            HYDRATIONS.labels(status.value).inc()
+            results.append((artifact, status))
+        return results
+
+    def _start(self, key: Key) -> Future | LineageStatus:
+        """A running lookup for the key (joined if one is in flight), or an answer without one."""
+        with self._lock:
+            expires = self._misses.get(key)
+            if expires is not None and expires > self._clock():
+                return LineageStatus.pending
+            self._misses.pop(key, None)
+            if key in self._inflight:
+                return self._inflight[key]
+            if len(self._inflight) >= self._max_lookups:  # tracker stuck: do not pile up threads
+                TRACKING_FAILURES.labels("busy").inc()
+                return LineageStatus.unavailable
+            future: Future = Future()
+            self._inflight[key] = future
+        threading.Thread(target=self._lookup, args=(key, future), daemon=True,
+                         name="provenant-hydrate").start()
+        return future
+
+    def _wait(self, started: Future | LineageStatus, deadline: float) -> Outcome:
+        if isinstance(started, LineageStatus):
+            return started
+        try:
+            found = started.result(timeout=max(0.0, deadline - self._clock()))
+        except FutureTimeout:
+            TRACKING_FAILURES.labels("timeout").inc()
+            return LineageStatus.unavailable
+        except Exception:  # counted and logged by the lookup thread
+            return LineageStatus.unavailable
+        return found or LineageStatus.pending
+
+    def _lookup(self, key: Key, future: Future) -> None:
+        begin = time.perf_counter()
+        try:
+            found = self.services.tracker.find_execution_run(*key)
+        except Exception as exc:
+            reason = "unavailable" if isinstance(exc, TrackingUnavailable) else "error"
+            TRACKING_FAILURES.labels(reason).inc()
+            log.warning("MLflow lookup for execution %r failed: %s", key[0], exc)
+            future.set_exception(exc)
+        else:
+            if found is None:
+                self._remember_miss(key)
+            future.set_result(found)
+        finally:
+            TRACKING_SECONDS.observe(time.perf_counter() - begin)
+            with self._lock:
+                self._inflight.pop(key, None)
+
+    def _remember_miss(self, key: Key) -> None:
+        ttl = self.services.settings.hydration_miss_ttl_seconds
+        if ttl <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            if len(self._misses) >= _MAX_REMEMBERED:
+                self._misses = {k: t for k, t in self._misses.items() if t > now}
+            self._misses[key] = now + ttl
+
+    def _persist(self, updates: list[tuple[int, Lineage]]) -> dict[int, Artifact]:
+        """Write found lineage (conditionally, audited) and re-read the rows as stored."""
+        if not updates:
+            return {}
+        repository = self.services.artifacts
+        try:
+            record_repairs(repository, updates, "hydrate")
+            return {a.id: a for a in repository.get_many(i for i, _ in updates)}
+        except Exception:
+            log.exception("could not store hydrated lineage for %s", [i for i, _ in updates])
+            return {}
+
+
+def shared_hydrator(services: Services) -> Hydrator:
+    """The one Hydrator of these services, so every route shares its miss memory."""
+    # Kept on the services object like its cached properties; setdefault is atomic.
+    return vars(services).setdefault("_hydrator", Hydrator(services))
