@@ -1,0 +1,48 @@
+"""`provenant serve`: the HTTP API and web UI, with the MLflow UI beside it."""
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from provenant.cli.app import CliError, app, console
+from provenant.mlflow_ui import MlflowUi, limit_mlflow_http_retries, port_in_use
+
+
+def _log_provenant_events() -> None:
+    """Show provenant's INFO lines (one per lineage repair) beside uvicorn's access log."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
+    logger = logging.getLogger("provenant")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+@app.command("serve")
+def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+          port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+          mlflow_ui: bool = typer.Option(True, "--mlflow-ui/--no-mlflow-ui",
+                                         help="Also serve the MLflow UI at "
+                                              "PROVENANT_MLFLOW_UI_URL's port.")) -> None:
+    """Serve the API, the web UI and (unless told not to) the MLflow UI; Ctrl-C stops all."""
+    import uvicorn
+
+    from provenant.api.app import create_app
+    from provenant.bootstrap import get_services
+
+    limit_mlflow_http_retries()
+    _log_provenant_events()
+    if port_in_use(host if host not in ("0.0.0.0", "::") else "127.0.0.1", port):
+        raise CliError(f"port {port} on {host} is already in use; pick another with --port")
+    services = get_services()
+    services.engine  # noqa: B018  (fail now, with a message, if the schema is not ready)
+    ui = MlflowUi.for_settings(services.settings) if mlflow_ui else None
+    if ui is not None:
+        ui.start()
+    try:
+        console.print(f"Provenant on http://{host}:{port}"
+                      + (f", MLflow UI on {services.settings.mlflow_ui_url}" if ui else ""))
+        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    finally:
+        if ui is not None:
+            ui.stop()

@@ -1,0 +1,115 @@
+"""`provenant serve` as a real process: API up, port errors, the MLflow UI started and stopped."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.mlflow_server import free_port
+
+PROVENANT = str(Path(sys.executable).with_name("provenant"))
+
+
+def serve(tmp_path, *args: str, **env: str) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("PROVENANT_", "MLFLOW_"))}
+    environment.update(PROVENANT_HOME=str(tmp_path / "home"), **env)
+    return subprocess.Popen([PROVENANT, "serve", *args], env=environment, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+def stop(proc: subprocess.Popen) -> tuple[int, str]:
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    output, _ = proc.communicate(timeout=60)
+    return proc.returncode, output
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_serve_answers_health_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    proc = serve(tmp_path, "--no-mlflow-ui", "--port", str(port))
+    try:
+        answer = wait_healthy(f"http://127.0.0.1:{port}/api/health", proc)
+        assert answer.status_code == 200 and answer.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/api/artifacts").json()["items"] == []
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
+    assert not listening(port)
+
+
+def test_serve_on_a_taken_port_says_so(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = serve(tmp_path, "--no-mlflow-ui", "--port", str(port))
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"port {port}" in output and "already in use" in output
+    assert "Traceback" not in output
+
+
+def test_serve_refuses_a_taken_mlflow_ui_port(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ui_port = taken.getsockname()[1]
+        proc = serve(tmp_path, "--port", str(free_port()),
+                     PROVENANT_MLFLOW_UI_URL=f"http://127.0.0.1:{ui_port}")
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"port {ui_port}" in output and "--no-mlflow-ui" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.mlflow_server
+def test_serve_starts_the_mlflow_ui_and_stops_it_on_exit(tmp_path):
+    port, ui_port = free_port(), free_port()
+    proc = serve(tmp_path, "--port", str(port),
+                 PROVENANT_MLFLOW_UI_URL=f"http://127.0.0.1:{ui_port}",
+                 PROVENANT_REPAIR_INTERVAL_SECONDS="0")
+    try:
+        assert wait_healthy(f"http://127.0.0.1:{port}/api/health", proc).status_code == 200
+        assert wait_healthy(f"http://127.0.0.1:{ui_port}/health", proc).status_code == 200
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
+    assert not listening(ui_port), "the MLflow UI outlived `provenant serve`"
+    assert (tmp_path / "home" / "mlflow-ui.log").exists()
+
+
+def test_serve_starts_no_ui_for_a_tracking_server(tmp_path):
+    port, ui_port = free_port(), free_port()
+    proc = serve(tmp_path, "--port", str(port),
+                 PROVENANT_MLFLOW_TRACKING_URI="http://127.0.0.1:9",
+                 PROVENANT_MLFLOW_UI_URL=f"http://127.0.0.1:{ui_port}")
+    try:
+        assert wait_healthy(f"http://127.0.0.1:{port}/api/health", proc).status_code == 200
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
+    assert "MLflow UI on" not in output
+    assert not (tmp_path / "home" / "mlflow-ui.log").exists()
