@@ -113,7 +113,8 @@ class OpenAIServer:
         return Handler
 
     def __enter__(self) -> "OpenAIServer":
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -112,9 +112,14 @@ class OpenAICompatibleAnalyst:
 
 
 def _never_connected(exc: BaseException) -> bool:
-    import httpx
-
-    return isinstance(exc.__cause__, httpx.ConnectError)
+    """Whether the connection failed before any request was sent (vs. broke mid-reply)."""
+    # The SDK's HTTP stack varies (httpx, httpx2): match its ConnectError by name.
+    cause = exc.__cause__
+    while cause is not None:
+        if type(cause).__name__ == "ConnectError" or isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _data_url(png: bytes) -> str:

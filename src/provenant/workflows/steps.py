@@ -1,0 +1,79 @@
+"""The vocabulary of workflows: steps with typed inputs and outputs, and their context."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from provenant.bootstrap import Services
+from provenant.config import Settings
+from provenant.lineage.context import RunContext
+
+
+class StepInputs(BaseModel):
+    """A step's typed view of the execution state; keys other steps produced are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class StepOutputs(BaseModel):
+    """What a step adds to the execution state (JSON-serializable by construction)."""
+
+    def summary(self) -> str:
+        """One short line for progress displays."""
+        return ""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a running step may use: its execution's ids, the open MLflow run and services."""
+
+    workflow_id: str
+    execution_id: str
+    step_name: str
+    run: RunContext
+    services: Services
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named unit of work: ``run(context, inputs) -> outputs``, retried on transient errors."""
+
+    name: str
+    run: Callable[[StepContext, Any], StepOutputs]
+    inputs: type[StepInputs]
+    outputs: type[StepOutputs]
+    retries: int = 0
+    retry_delay_seconds: float = 2.0
+    retry_on: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """An ordered list of steps and how to turn settings + overrides into run parameters."""
+
+    workflow_id: str
+    description: str
+    steps: tuple[Step, ...]
+    resolve_params: Callable[[Settings, dict[str, Any]], BaseModel]
+
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.steps)
+
+    def step(self, name: str) -> Step:
+        """The step called `name`; LookupError naming the valid ones otherwise."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise LookupError(f"workflow {self.workflow_id} has no step {name!r}; its steps are "
+                          f"{', '.join(self.step_names)}")
+
+    def is_last(self, name: str) -> bool:
+        return self.steps[-1].name == name
