@@ -4,17 +4,31 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import create_engine, text
 
+from benchmarks.servers import mlflow_api
 from provenant.bootstrap import Services, configure
 from provenant.config import Settings
-from tests.support.mlflow_server import MlflowServer
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+class MlflowServer(Protocol):
+    """What benchmarks use of a server (tests pass their session's MlflowServer)."""
+
+    url: str
+    backend_uri: str
+
+
+@dataclass(frozen=True)
+class RunningMlflow:
+    url: str
+    backend_uri: str
 
 
 MODES = ("tiny", "quick", "full")  # tiny: the structural test's sizes, not for numbers
@@ -30,7 +44,7 @@ class BenchContext:
     mode: str
     workdir: Path
     mlflow: MlflowServer | None = None
-    _started: list[MlflowServer] = field(default_factory=list, repr=False)
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -47,10 +61,12 @@ class BenchContext:
         return quick if self.quick else full
 
     def mlflow_server(self) -> MlflowServer:
-        """A real `mlflow server` on loopback (SQLite backend), started on first use."""
+        """A real `mlflow server` (one process, SQLite backend, loopback), started on first use."""
         if self.mlflow is None:
-            self.mlflow = MlflowServer(self.workdir / "mlflow").start()
-            self._started.append(self.mlflow)
+            workdir = self.workdir / "mlflow"
+            backend_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+            self.mlflow = RunningMlflow(self._stack.enter_context(mlflow_api(backend_uri, workdir)),
+                                        backend_uri)
         return self.mlflow
 
     def services(self, name: str, *, database_url: str | None = None,
@@ -96,5 +112,4 @@ class BenchContext:
 
     def close(self) -> None:
         """Stop the servers this context started."""
-        while self._started:
-            self._started.pop().stop()
+        self._stack.close()

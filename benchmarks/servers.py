@@ -1,4 +1,10 @@
-"""The Provenant API under uvicorn in a subprocess, the way it is deployed."""
+"""HTTP servers in subprocesses for the read benchmark: the Provenant API and `mlflow server`.
+
+Both run as ONE uvicorn process by default, as `provenant serve` does. With
+`--workers N > 1` uvicorn binds the socket itself without IPPROTO_TCP, so asyncio never
+sets TCP_NODELAY on accepted connections and Nagle's algorithm meets the client's delayed
+ACK: about +40 ms on a response written in two parts (measured; see docs/benchmarks.md).
+"""
 from __future__ import annotations
 
 import os
@@ -24,20 +30,46 @@ def app_factory():
 
 
 @contextmanager
-def provenant_api(env: dict[str, str], log_path: Path, workers: int = 2,
-                  timeout: float = 90) -> Iterator[str]:
-    """Serve the API on a loopback port; yield its base URL; stop it afterwards."""
+def provenant_api(env: dict[str, str], log_path: Path, workers: int = 1,
+                  factory: str = "benchmarks.servers:app_factory") -> Iterator[str]:
+    """Serve the API on a loopback port (access log on, as `provenant serve`); yield its URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "benchmarks.servers:app_factory", "--factory",
-           "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--app-dir", str(ROOT),
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--log-level", "info"]
+    with _serve(cmd, f"http://127.0.0.1:{port}", "/api/health", env, log_path) as url:
+        yield url
+
+
+@contextmanager
+def mlflow_api(backend_uri: str, workdir: Path, workers: int = 1) -> Iterator[str]:
+    """Another `mlflow server` on an existing backend store, with a chosen worker count."""
+    port = free_port()
+    cmd = [str(Path(sys.executable).with_name("mlflow")), "server",
+           "--backend-store-uri", backend_uri,
+           "--artifacts-destination", str(workdir / "mlartifacts"),
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with _serve(cmd, f"http://127.0.0.1:{port}", "/health", env,
+                workdir / "mlflow-api.log") as url:
+        yield url
+
+
+@contextmanager
+def _serve(cmd: list[str], url: str, health_path: str, env: dict[str, str], log_path: Path,
+           timeout: float = 120) -> Iterator[str]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, **env}, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(proc, f"{url}/api/health", timeout, log_path)
+        deadline = time.monotonic() + timeout
+        while not _healthy(url + health_path):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[0]} exited; see {log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not healthy in {timeout:.0f} s; see {log_path}")
+            time.sleep(0.2)
         yield url
     finally:
         if proc.poll() is None:
@@ -49,16 +81,8 @@ def provenant_api(env: dict[str, str], log_path: Path, workers: int = 2,
                 proc.wait(5)
 
 
-def _wait_healthy(proc: subprocess.Popen, health_url: str, timeout: float,
-                  log_path: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"API server exited; see {log_path}")
-        try:
-            if httpx.get(health_url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"API server did not become healthy in {timeout:.0f} s; see {log_path}")
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
