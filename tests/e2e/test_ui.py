@@ -1,21 +1,25 @@
 """The web UI in Chromium against a real `mlflow server`: drawer, deep link, states, safety."""
 from __future__ import annotations
 
-import io
+import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from mlflow.tracking import MlflowClient
-from PIL import Image
 
-from provenant.artifacts import (
-    store_chart_artifact, store_llm_artifact, store_order_artifact, store_signal_artifact)
+from provenant.artifacts import store_llm_artifact
 from provenant.bootstrap import Services
 from provenant.config import Settings
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.lineage import mlflow_run_context
+from provenant.web.format import show, show_number, show_percent
 from tests.e2e.conftest import null_words_in, serve_app
 from tests.support.proxy import CountingProxy
 
@@ -31,6 +35,7 @@ class Ui:
     services: Services
     proxy: CountingProxy
     mlflow_url: str
+    execution_id: str
     run_id: str
     experiment_id: str
     chart: Artifact
@@ -39,49 +44,48 @@ class Ui:
     hostile: Artifact
 
 
-def png(width: int = 640, height: int = 360) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (30, 90, 160)).save(buf, "PNG")
-    return buf.getvalue()
+def run_workflow(home: Path, tracking_uri: str) -> dict:
+    """`provenant run ibkr_trading_signal_workflow --symbol TSLA --json`, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANT_")}
+    env.update(PROVENANT_HOME=str(home), PROVENANT_MLFLOW_TRACKING_URI=tracking_uri,
+               # MLflow prints "View run ... at" to stdout for http servers; not our JSON.
+               MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT="true")
+    command = [str(Path(sys.executable).with_name("provenant")), "run", WF, "--symbol", "TSLA",
+               "--json"]
+    done = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
-def seed_execution(services: Services, execution_id: str) -> dict:
-    """One workflow execution's artifacts, stored inside its MLflow run."""
-    with mlflow_run_context(WF, execution_id, services=services) as run:
-        common = {"symbol": "TSLA", "services": services}
-        chart = store_chart_artifact(name="TSLA daily chart", image=png(), chart_type="daily",
-                                     step_name="generate_daily_chart",
-                                     indicators={"rsi_14": 61.234, "sma_20": 241.5}, **common)
-        llm = store_llm_artifact(name="TSLA chart analysis", prompt="Analyse the TSLA charts.",
-                                 response="Uptrend above the 20-day SMA; RSI 61.",
-                                 model_name="rules-v1", latency_ms=12.5,
-                                 step_name="analyze_charts", **common)
-        signal = store_signal_artifact(name="TSLA signal", action="BUY", confidence=0.72,
-                                       entry_price=240.0, stop_loss=230.0, take_profit=260.0,
-                                       rationale="Trend and momentum agree.",
-                                       step_name="generate_signal", **common)
-        store_order_artifact(name="TSLA paper order", side="BUY", quantity=10, order_type="LMT",
-                             limit_price=240.0, step_name="place_order", **common)
-        hostile = store_llm_artifact(name=f"Hostile {HOSTILE}", prompt=f"prompt {HOSTILE}",
-                                     response=f"response {HOSTILE}", model_name=HOSTILE,
-                                     step_name="analyze_charts", **common)
-    return {"run_id": run.run_id, "experiment_id": run.experiment_id, "chart": chart,
-            "llm": llm, "signal": signal, "hostile": hostile}
+def store_hostile(services: Services) -> Artifact:
+    """An LLM artifact whose name, prompt, response and model try to run script."""
+    with mlflow_run_context(WF, f"hostile-{uuid.uuid4().hex}", services=services):
+        return store_llm_artifact(name=f"Hostile {HOSTILE}", symbol="TSLA",
+                                  prompt=f"prompt {HOSTILE}", response=f"response {HOSTILE}",
+                                  model_name=HOSTILE, step_name="analyze_with_llm",
+                                  services=services)
 
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory, mlflow_server):
-    """The app on a fresh database, tracking through a counting proxy to a real server."""
+    """The workflow's artifacts served by the app; tracking goes through a counting proxy."""
     home = tmp_path_factory.mktemp("ui")
+    result = run_workflow(home, mlflow_server.url)
     with CountingProxy(mlflow_server.url) as proxy:
         services = Services(Settings(
             home=home, auto_migrate=True, mlflow_tracking_uri=proxy.url,
             mlflow_ui_url=mlflow_server.url, repair_interval_seconds=0,
             hydration_timeout_seconds=3, hydration_miss_ttl_seconds=0))
-        seeded = seed_execution(services, f"manual__{uuid.uuid4().hex}")
+        first = {}
+        for item in result["artifacts"]:
+            first.setdefault(item["type"], services.artifacts.get(item["id"]))
+        hostile = store_hostile(services)
         with serve_app(services) as url:
             yield Ui(url=url, services=services, proxy=proxy, mlflow_url=mlflow_server.url,
-                     **seeded)
+                     execution_id=result["execution_id"], run_id=result["run_id"],
+                     experiment_id=result["experiment_id"],
+                     chart=first["chart"], llm=first["llm"], signal=first["signal"],
+                     hostile=hostile)
         services.close()
 
 
@@ -100,7 +104,15 @@ def open_drawer(page, ui: Ui, artifact_id: int):
     return drawer
 
 
-def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui):
+@pytest.fixture
+def screenshot_dir(tmp_path) -> Path:
+    """Where the drawer screenshot goes: tmp, or PROVENANT_UI_SCREENSHOTS (docs/images)."""
+    folder = Path(os.environ.get("PROVENANT_UI_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui, screenshot_dir):
     expected = f"{ui.mlflow_url}/#/experiments/{ui.experiment_id}/runs/{ui.run_id}"
     for artifact in (ui.chart, ui.llm, ui.signal):
         drawer = open_drawer(page, ui, artifact.id)
@@ -115,16 +127,27 @@ def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui):
         assert drawer.locator("#drawer-title").inner_text() == artifact.name
         assert null_words_in(drawer) == []
 
-    # The type bodies: the chart image loads, the LLM text and the signal card are shown.
+    # The type bodies: the chart image and its indicators, the LLM text, the signal card.
     drawer = open_drawer(page, ui, ui.chart.id)
-    assert drawer.locator("figure.chart img").evaluate("img => img.complete && img.naturalWidth") == 640
-    assert "61.23" in drawer.inner_text()
+    assert drawer.locator("figure.chart img").evaluate("img => img.complete && img.naturalWidth") > 0
+    rsi = ui.chart.payload["indicators"]["rsi_14"]
+    assert drawer.locator("dt", has_text="RSI 14").locator("xpath=../dd").inner_text() == (
+        show_number(rsi))
+    page.goto(f"{ui.url}/artifacts/{ui.chart.id}?{urlencode({'execution_id': ui.execution_id})}")
+    page.wait_for_function("() => document.querySelector('figure.chart img').complete")
+    page.screenshot(path=screenshot_dir / "artifact-drawer.png")
     drawer = open_drawer(page, ui, ui.llm.id)
+    assert drawer.get_by_test_id("text-prompt").inner_text() == ui.llm.payload["prompt"]
     assert drawer.get_by_test_id("text-response").inner_text() == ui.llm.payload["response"]
     drawer = open_drawer(page, ui, ui.signal.id)
-    card = drawer.locator(".facts-signal").inner_text()
-    for shown in ("BUY", "72%", "240", "230", "260", "2", "Trend and momentum agree."):
-        assert shown in card + drawer.inner_text()
+    signal = ui.signal.payload
+    card = dict(zip(drawer.locator(".facts-signal dt").all_inner_texts(),
+                    drawer.locator(".facts-signal dd").all_inner_texts()))
+    assert card == {"Action": signal["action"], "Confidence": show_percent(signal["confidence"]),
+                    "Entry": show(signal.get("entry_price")), "Stop": show(signal.get("stop_loss")),
+                    "Target": show(signal.get("take_profit")),
+                    "Risk-reward": show(signal.get("risk_reward"))}
+    assert drawer.get_by_test_id("text-rationale").inner_text() == signal["rationale"]
 
     # Following the link shows that run in MLflow's own UI.
     with page.context.expect_page() as opened:
@@ -155,9 +178,10 @@ def test_hostile_text_is_shown_as_text_and_never_runs(page, ui):
 def test_list_filters_groups_and_pages_without_calling_mlflow(page, ui):
     before = ui.proxy.count
     page.goto(f"{ui.url}/artifacts")
-    page.locator("tr[data-row] .thumb img").first.wait_for()
-    assert page.locator("tr[data-row]").count() >= 5
-    assert page.locator("tr[data-row] .thumb img").evaluate("img => img.complete") is True
+    assert page.locator("tr[data-row]").count() == 6  # the workflow's five and the hostile one
+    assert page.locator("tr[data-row] .thumb img").count() == 2  # daily and weekly charts
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.thumb img'))
+                                    .every(img => img.complete && img.naturalWidth > 0)""")
 
     page.select_option("select[name=type]", "signal")
     page.get_by_role("button", name="Apply").click()

@@ -72,7 +72,11 @@ def show_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+_ACRONYMS = {"bb", "ema", "id", "llm", "macd", "rsi", "sma", "atr", "ohlcv", "url"}
+
+
 def label(key: Any) -> str:
-    """A payload key as a label: `risk_reward` -> `Risk reward`."""
-    text = str(key).replace("_", " ").strip()
+    """A payload key as a label: `risk_reward` -> `Risk reward`, `sma_20` -> `SMA 20`."""
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in str(key).split("_") if w]
+    text = " ".join(words)
     return text[:1].upper() + text[1:] if text else MISSING
