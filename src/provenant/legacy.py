@@ -77,25 +77,29 @@ def import_legacy(services: Services, source_url: str, *, images_root: Path | No
 
 def _insert(services: Services, converted: list[_Converted], report: ImportReport) -> None:
     """Blobs first (a row never points at nothing), then the rows in one transaction."""
-    images: list[tuple[str | None, str | None]] = []
-    for item in converted:
-        if item.image is None:
-            images.append((None, None))
-            continue
-        data, content_type = item.image
-        key = image_key(data, content_type)
-        services.blobs.put(key, data, content_type)
-        images.append((key, content_type))
+    if not converted:
+        return
+    images = [_store_image(services, c.image) for c in converted]
     try:
         services.artifacts.add_many([c.artifact for c in converted], images)
     except IntegrityError:
         # Another import took some of these ids meanwhile: skip those, insert the rest.
         taken = services.artifacts.existing_ids(c.artifact.id for c in converted)
         report.skipped.extend(sorted(taken))
-        rest = [(c.artifact, img) for c, img in zip(converted, images) if c.artifact.id not in taken]
-        services.artifacts.add_many([a for a, _ in rest], [img for _, img in rest])
-        converted = [c for c in converted if c.artifact.id not in taken]
+        keep = [i for i, c in enumerate(converted) if c.artifact.id not in taken]
+        converted, images = [converted[i] for i in keep], [images[i] for i in keep]
+        services.artifacts.add_many([c.artifact for c in converted], images)
     report.imported.extend(c.artifact.id for c in converted)
+
+
+def _store_image(services: Services,
+                 image: tuple[bytes, str] | None) -> tuple[str | None, str | None]:
+    if image is None:
+        return None, None
+    data, content_type = image
+    key = image_key(data, content_type)
+    services.blobs.put(key, data, content_type)
+    return key, content_type
 
 
 def _convert(services: Services, row: dict[str, Any], images_root: Path | None,
@@ -114,7 +118,8 @@ def _convert(services: Services, row: dict[str, Any], images_root: Path | None,
         image = _read_image(image_path, images_root, row["id"], report)
     run_id, experiment_id = _lineage(services, row, payload, report)
     artifact = NewArtifact(
-        id=row["id"], type=artifact_type, name=_text(row.get("name")) or f"legacy {kind} {row['id']}",
+        id=row["id"], type=artifact_type,
+        name=_text(row.get("name")) or f"legacy {kind} {row['id']}",
         symbol=_text(row.get("symbol")), workflow_id=_text(row.get("workflow_id")),
         execution_id=_text(row.get("execution_id")), step_name=_text(row.get("step_name")),
         dag_id=_text(row.get("dag_id")), task_id=_text(row.get("task_id")),

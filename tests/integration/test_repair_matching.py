@@ -1,4 +1,4 @@
-"""The repair job's matching rules (same as hydration), its cost rule, the route and the schedule."""
+"""Repair: matching rules (as hydration), cost rule, the route and the periodic schedule."""
 from __future__ import annotations
 
 import threading

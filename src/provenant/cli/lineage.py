@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from contextlib import contextmanager
 
 import typer
@@ -18,18 +17,18 @@ _STAGES = {"scan": "finding artifacts without lineage", "resolve": "matching exe
            "update": "writing lineage", "import": "importing legacy artifacts"}
 
 
-class _StderrHandler(logging.Handler):
-    """Log lines to whatever sys.stderr is now (rich's progress bar redirects it)."""
+class _ConsoleHandler(logging.Handler):
+    """Log lines on the stderr console: above a progress bar, one unwrapped line each."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        sys.stderr.write(self.format(record) + "\n")
+        console.print(self.format(record), soft_wrap=True, highlight=False, markup=False)
 
 
 @contextmanager
 def _log_lineage_events():
     """Show the provenant.lineage log lines (one per repaired artifact) on stderr."""
     logger = logging.getLogger("provenant.lineage")
-    handler = _StderrHandler()
+    handler = _ConsoleHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     previous = logger.level
