@@ -26,7 +26,8 @@ from tests.support.proxy import CountingProxy
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]
 
 WF = "ibkr_trading_signal_workflow"
-HOSTILE = '<script>window.__pwned = 1; alert("xss")</script><img src=x onerror="window.__pwned = 2; alert(1)">'
+HOSTILE = ('<script>window.__pwned = 1; alert("xss")</script>'
+           '<img src=x onerror="window.__pwned = 2; alert(1)">')
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Ui:
     chart: Artifact
     llm: Artifact
     signal: Artifact
+    order: Artifact | None  # a HOLD signal places no order
     hostile: Artifact
 
 
@@ -75,7 +77,7 @@ def ui(tmp_path_factory, mlflow_server):
         services = Services(Settings(
             home=home, auto_migrate=True, mlflow_tracking_uri=proxy.url,
             mlflow_ui_url=mlflow_server.url, repair_interval_seconds=0,
-            hydration_timeout_seconds=3, hydration_miss_ttl_seconds=0))
+            hydration_timeout_seconds=5, hydration_miss_ttl_seconds=0))
         first = {}
         for item in result["artifacts"]:
             first.setdefault(item["type"], services.artifacts.get(item["id"]))
@@ -85,7 +87,7 @@ def ui(tmp_path_factory, mlflow_server):
                      execution_id=result["execution_id"], run_id=result["run_id"],
                      experiment_id=result["experiment_id"],
                      chart=first["chart"], llm=first["llm"], signal=first["signal"],
-                     hostile=hostile)
+                     order=first.get("order"), hostile=hostile)
         services.close()
 
 
@@ -114,7 +116,7 @@ def screenshot_dir(tmp_path) -> Path:
 
 def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui, screenshot_dir):
     expected = f"{ui.mlflow_url}/#/experiments/{ui.experiment_id}/runs/{ui.run_id}"
-    for artifact in (ui.chart, ui.llm, ui.signal):
+    for artifact in filter(None, (ui.chart, ui.llm, ui.signal, ui.order)):
         drawer = open_drawer(page, ui, artifact.id)
         ribbon = drawer.get_by_test_id("workflow-context-ribbon")
         assert ribbon.get_by_test_id("mlflow-run-id").inner_text() == ui.run_id
@@ -124,12 +126,15 @@ def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui, screenshot_di
         assert link.get_attribute("href") == expected
         assert link.get_attribute("target") == "_blank"
         assert "noopener" in link.get_attribute("rel")
+        box = link.bounding_box()  # on a 1366x768 laptop the button shows without scrolling
+        assert box["x"] + box["width"] <= 1366 and box["y"] + box["height"] <= 768
         assert drawer.locator("#drawer-title").inner_text() == artifact.name
         assert null_words_in(drawer) == []
 
     # The type bodies: the chart image and its indicators, the LLM text, the signal card.
     drawer = open_drawer(page, ui, ui.chart.id)
-    assert drawer.locator("figure.chart img").evaluate("img => img.complete && img.naturalWidth") > 0
+    image = drawer.locator("figure.chart img")
+    assert image.evaluate("img => img.complete && img.naturalWidth") > 0
     rsi = ui.chart.payload["indicators"]["rsi_14"]
     assert drawer.locator("dt", has_text="RSI 14").locator("xpath=../dd").inner_text() == (
         show_number(rsi))
@@ -177,8 +182,8 @@ def test_hostile_text_is_shown_as_text_and_never_runs(page, ui):
 
 def test_list_filters_groups_and_pages_without_calling_mlflow(page, ui):
     before = ui.proxy.count
-    page.goto(f"{ui.url}/artifacts")
-    assert page.locator("tr[data-row]").count() == 6  # the workflow's five and the hostile one
+    page.goto(f"{ui.url}/artifacts?{urlencode({'execution_id': ui.execution_id})}")
+    assert page.locator("tr[data-row]").count() == 5  # the workflow's charts, LLM, signal, order
     assert page.locator("tr[data-row] .thumb img").count() == 2  # daily and weekly charts
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.thumb img'))
                                     .every(img => img.complete && img.naturalWidth > 0)""")
@@ -186,7 +191,7 @@ def test_list_filters_groups_and_pages_without_calling_mlflow(page, ui):
     page.select_option("select[name=type]", "signal")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"type=signal"))
-    assert set(page.locator("tr[data-row] .badge").all_inner_texts()) == {"SIGNAL"}
+    assert page.locator("tr[data-row] a[data-drawer]").all_inner_texts() == [ui.signal.name]
 
     page.goto(f"{ui.url}/artifacts?group=execution&limit=2")
     assert page.locator("section.execution-group").count() >= 1

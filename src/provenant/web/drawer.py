@@ -50,7 +50,8 @@ def lineage_view(artifact: Artifact, status: LineageStatus, ui_url: str) -> Line
     }[status]
     reason = None
     if url is None and lineage is not None:
-        reason = "The stored run or experiment id is not a valid MLflow id, so no link can be built."
+        reason = ("The stored run or experiment id is not a valid MLflow id, so no link "
+                  "can be built.")
     return LineageView(status=status.value, words=STATUS_WORDS[status], explanation=explanation,
                        run_id=lineage.run_id if lineage else None,
                        experiment_id=lineage.experiment_id if lineage else None,
