@@ -40,11 +40,11 @@ $(AIRFLOW_VENV)/bin/python:
 	$(AIRFLOW_PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
 
-$(AIRFLOW_VENV)/.installed: pyproject.toml | $(AIRFLOW_VENV)/bin/python
+$(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml | $(AIRFLOW_VENV)/bin/python
 	$(AIRFLOW_VENV)/bin/pip install --quiet -e ".[airflow,test]" "apache-airflow==$(AIRFLOW_VERSION)"
 	touch $@
 
-install-airflow: $(AIRFLOW_VENV)/.installed
+install-airflow: $(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION)
 
 test-airflow: install-airflow
 	$(AIRFLOW_VENV)/bin/python -m pytest tests/airflow

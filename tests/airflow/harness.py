@@ -113,6 +113,15 @@ class AirflowStack:
         return next((row["run_id"] for row in rows
                      if str(row["logical_date"]).startswith(wanted)), "")
 
+    def xcoms(self, dag_id: str, run_id: str) -> dict[str, dict[str, object]]:
+        """What each task pushed to XCom: task id -> key -> decoded value."""
+        rows = self._query("SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = ?",
+                           dag_id, run_id)
+        pushed: dict[str, dict[str, object]] = {}
+        for row in rows:
+            pushed.setdefault(row["task_id"], {})[row["key"]] = json.loads(row["value"])
+        return pushed
+
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, sqlite3.Row]:
         """Airflow's record of each task of a run: state, and the pid that ran it."""
         rows = self._query("SELECT task_id, state, pid, try_number FROM task_instance "

@@ -5,6 +5,7 @@ from mlflow.tracking import MlflowClient
 
 from provenant.airflow.workflow import WORKFLOW_ID, step_names
 from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.workflows.mlflow_logging import ARTIFACT_IDS_TAG
 
 from tests.support.mlflow_server import free_port
 
@@ -37,11 +38,20 @@ def test_dag_run_is_one_finished_mlflow_run_resumed_by_each_task_process(
     assert run.data.tags[WORKFLOW_TAG] == WORKFLOW_ID
     assert run.data.params["symbol"] == "MSFT"
 
+    # The first task opened the run; each later task got its id through XCom and resumed it.
+    pushed = airflow_stack.xcoms(WORKFLOW_ID, result.run_id)
+    assert {t: set(keys) for t, keys in pushed.items()} == {
+        name: {"return_value"} for name in step_names()}  # the state once, not per key
+    handed_down = {t: keys["return_value"] for t, keys in pushed.items()}
+    assert {t: state["run_id"] for t, state in handed_down.items()} == {
+        name: run.info.run_id for name in step_names()}
+    assert handed_down["log_to_mlflow"]["logged_run_id"] == run.info.run_id
+
     artifacts = provenant_services.artifacts.by_execution(result.run_id)
     assert {str(a.type) for a in artifacts} >= {"chart", "llm", "signal"}
     assert {(a.run_id, a.experiment_id, a.workflow_id) for a in artifacts} == {
         (run.info.run_id, run.info.experiment_id, WORKFLOW_ID)}
-    logged = run.data.tags["provenant.artifact_ids"].split(",")
+    logged = run.data.tags[ARTIFACT_IDS_TAG].split(",")
     assert sorted(map(int, logged)) == sorted(a.id for a in artifacts)
 
 
@@ -55,6 +65,7 @@ def test_failing_task_marks_the_run_failed_and_keeps_earlier_artifacts_linked(
                                      logical_date="2026-01-06T14:30:00+00:00")
 
     assert result.returncode != 0
+    assert "step analyze_with_llm failed" in result.output
     states = {t: row["state"] for t, row in
               airflow_stack.task_instances(WORKFLOW_ID, result.run_id).items()}
     assert states["generate_weekly_chart"] == "success"

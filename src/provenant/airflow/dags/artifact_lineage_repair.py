@@ -18,7 +18,7 @@ from airflow.sdk import dag, task
     doc_md=__doc__,
 )
 def artifact_lineage_repair():
-    @task(task_id="repair_lineage")
+    @task(task_id="repair_lineage", multiple_outputs=False)
     def repair() -> dict:
         """Fill in run ids for artifacts stored without one (PROVENANT_* settings)."""
         from provenant.airflow.repair import run_repair  # in the task: keeps DAG parsing light

@@ -37,7 +37,7 @@ def _choice(*values: str, description: str) -> Param:
     },
 )
 def ibkr_trading_signal_workflow():
-    @task
+    @task(multiple_outputs=False)  # one XCom: the state dict is handed on whole
     def step(step_name: str, state: dict | None) -> dict:
         """One workflow step in the DAG run's MLflow run (execution id = the DAG run id)."""
         context = get_current_context()
