@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from provenant.airflow import DAGS_FOLDER
-from tests.support.mlflow_server import free_port
+from tests.support.mlflow_server import MlflowServer, free_port
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 # Variables of the developer's shell that would point a run at real stores.
@@ -83,14 +83,8 @@ class AirflowStack:
         self.stop()
         raise RuntimeError("airflow api-server did not answer in time")
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(5)
+    # Same shutdown as the MLflow server's: SIGTERM to the process group, then SIGKILL.
+    stop = MlflowServer.stop
 
     def dags_test(self, dag_id: str, *, env: dict[str, str], conf: dict | None = None,
                   logical_date: str) -> DagRunResult:
