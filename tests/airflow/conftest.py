@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-if importlib.util.find_spec("airflow.sdk") is None:
+if importlib.util.find_spec("airflow") is None:
     collect_ignore_glob = ["test_*.py"]
 
 
