@@ -49,7 +49,8 @@ def machine_info(postgres_version: str | None = None) -> dict[str, Any]:
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
         "cpu": cpu, "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg")
+        else None,
         "os": platform.platform(), "python": sys.version.split()[0], "versions": versions,
     }
 
@@ -99,9 +100,10 @@ def markdown(results: list[BenchResult], machine: dict[str, Any], mode: str,
              json_path: Path) -> str:
     """The results block of docs/benchmarks.md."""
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
+    root = DOCS.parents[1]
+    shown = json_path.relative_to(root) if json_path.is_relative_to(root) else json_path
     lines = [f"Mode: **{mode}**, finished {datetime.now(UTC):%Y-%m-%d %H:%M UTC}; raw JSON: "
-             f"`{json_path.relative_to(DOCS.parents[1]) if json_path.is_relative_to(DOCS.parents[1]) else json_path}`.",
-             "",
+             f"`{shown}`.", "",
              f"Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['memory_gb']} GB RAM, "
              f"load average at start {machine['loadavg_at_start']}, Python {machine['python']}, "
              f"{machine['os']}; {versions}.", ""]
