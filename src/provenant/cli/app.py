@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -43,8 +44,12 @@ def main() -> None:
     from provenant.store.database import SchemaNotReady
     from sqlalchemy.exc import OperationalError
 
+    # MLflow prints "View run ..." links to stdout, which would corrupt --json output.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)  # click returns typer.Exit codes instead of exiting
     except (typer.Abort, KeyboardInterrupt):
         console.print("[red]Aborted.[/red]")
         sys.exit(130)

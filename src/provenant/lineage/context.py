@@ -115,13 +115,22 @@ def _resume(services: Services, lineage: Lineage) -> Lineage:
     return lineage
 
 
+def _artifact_root(services: Services) -> str | None:
+    """Local stores keep run files under PROVENANT_HOME, not in the working directory."""
+    settings = services.settings
+    if settings.tracking_is_server:
+        return None  # the server decides where artifacts go
+    return (settings.home / "mlartifacts").as_uri()
+
+
 def _create_run(services: Services, workflow_id: str, execution_id: str,
                 experiment_name: str) -> Lineage:
     client = services.tracker.client
     experiment = client.get_experiment_by_name(experiment_name)
     if experiment is None:
         try:
-            experiment_id = client.create_experiment(experiment_name)
+            experiment_id = client.create_experiment(experiment_name,
+                                                     artifact_location=_artifact_root(services))
         except Exception:  # another process created it in the meantime
             experiment = client.get_experiment_by_name(experiment_name)
             if experiment is None:
