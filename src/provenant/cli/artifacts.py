@@ -37,7 +37,6 @@ def import_legacy_command(
     else:
         _print_summary(report)
     if report.failed:
-        # click drops typer.Exit codes under standalone_mode=False; CliError keeps exit 1
         raise CliError(f"{len(report.failed)} legacy row(s) could not be imported")
 
 

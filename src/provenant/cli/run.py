@@ -64,7 +64,7 @@ def run_command(
     if json_output:
         print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
     failed = [r.symbol for r in results if r.status != "FINISHED"]
-    if failed:  # CliError, not typer.Exit: main() runs the app with standalone_mode=False
+    if failed:
         raise CliError(f"{len(failed)} of {len(results)} execution(s) failed: {', '.join(failed)}")
 
 
