@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
@@ -14,6 +14,7 @@ from provenant.domain.lineage import Lineage
 from provenant.store.tables import artifacts, lineage_repairs
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
+_ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
 
 
 class InvalidCursor(ValueError):
@@ -193,22 +194,33 @@ class ArtifactRepository:
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str) -> list[int]:
         """Fill in lineage where it is still missing, with one audit row each.
 
-        One transaction; the update is conditional (run_id IS NULL), so concurrent
-        writers fill each artifact once. Returns the ids this call repaired.
+        One transaction: find which ids still lack lineage (locked on PostgreSQL, and
+        SQLite's BEGIN IMMEDIATE already holds the write lock), then one executemany
+        UPDATE and one audit INSERT. The UPDATE stays conditional (run_id IS NULL), so
+        concurrent writers fill each artifact once. Returns the ids repaired, in input order.
         """
         stamp = now()
-        repaired: list[int] = []
+        lineage_of = dict(updates)
+        ids = list(lineage_of)
+        missing: set[int] = set()
         with self._write() as conn, conn.begin():
-            for artifact_id, lineage in updates:
-                result = conn.execute(
-                    update(artifacts)
-                    .where(and_(artifacts.c.id == artifact_id, artifacts.c.run_id.is_(None)))
-                    .values(run_id=lineage.run_id, experiment_id=lineage.experiment_id,
-                            lineage_repaired_at=stamp, updated_at=stamp))
-                if result.rowcount == 1:
-                    repaired.append(artifact_id)
+            for start in range(0, len(ids), _ID_CHUNK):
+                query = (select(artifacts.c.id)
+                         .where(artifacts.c.id.in_(ids[start:start + _ID_CHUNK]),
+                                artifacts.c.run_id.is_(None))
+                         .order_by(artifacts.c.id))  # one lock order: no deadlocks between jobs
+                if conn.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                missing.update(conn.scalars(query))
+            repaired = [i for i in ids if i in missing]
             if repaired:
-                lineage_of = dict(updates)
+                conn.execute(
+                    update(artifacts)
+                    .where(artifacts.c.id == bindparam("b_id"), artifacts.c.run_id.is_(None))
+                    .values(run_id=bindparam("b_run_id"), experiment_id=bindparam("b_exp_id"),
+                            lineage_repaired_at=stamp, updated_at=stamp),
+                    [{"b_id": i, "b_run_id": lineage_of[i].run_id,
+                      "b_exp_id": lineage_of[i].experiment_id} for i in repaired])
                 conn.execute(insert(lineage_repairs), [
                     {"artifact_id": i, "run_id": lineage_of[i].run_id,
                      "experiment_id": lineage_of[i].experiment_id, "source": source,
