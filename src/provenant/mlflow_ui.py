@@ -1,12 +1,17 @@
 """The MLflow UI beside `provenant serve`: an `mlflow server` on the same tracking store."""
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,6 +39,40 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def stop_signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then deliver them.
+
+    A signal landing between fork and `self.proc = ...` (or in the middle of a stop)
+    would otherwise leave a child that nobody stops. Handlers, not a signal mask: in a
+    threaded process the kernel would hand a masked signal to another thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread gets signals in Python
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+                for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 class MlflowUi:
@@ -72,24 +111,29 @@ class MlflowUi:
                 "set PROVENANT_MLFLOW_UI_URL to another port, or pass --no-mlflow-ui")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-        with open(self.log_path, "ab") as out:
+        with open(self.log_path, "ab") as out, stop_signals_deferred():
             # Own session: Ctrl-C reaches only us, and we stop the whole group on exit.
             self.proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env,
                                          start_new_session=True)
+            atexit.register(self.stop)  # a backstop for exits that skip the caller's finally
         log.info("MLflow UI starting on http://127.0.0.1:%s (log: %s)", self.port, self.log_path)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server and its workers; kill them if they do not exit in time."""
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            pass
+        """Stop the server and every process of its group; kill what outlives `timeout`."""
+        with stop_signals_deferred():  # a second Ctrl-C must not abandon the stop halfway
+            proc, self.proc = self.proc, None
+            atexit.unregister(self.stop)
+            if proc is None:
+                return
+            # The group id is the leader's pid (own session); its uvicorn worker may outlive it.
+            for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+                if not _group_alive(proc.pid):
+                    break
+                os.killpg(proc.pid, sig)
+                deadline = time.monotonic() + grace
+                while time.monotonic() < deadline and _group_alive(proc.pid):
+                    proc.poll()  # reap the leader: a zombie would keep the group "alive"
+                    time.sleep(0.05)
+            proc.poll()

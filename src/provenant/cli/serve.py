@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -16,6 +20,25 @@ def _log_provenant_events() -> None:
     logger = logging.getLogger("provenant")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """Let SIGTERM (`kill`, `timeout`, systemd, docker stop) stop us the way Ctrl-C does.
+
+    uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler it found:
+    with Python's default one the process dies on the spot and no `finally` runs, so the
+    MLflow UI child lived on. As KeyboardInterrupt it unwinds like Ctrl-C (uvicorn.run
+    swallows it) also when it arrives before uvicorn has started.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("serve")
@@ -37,12 +60,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     services = get_services()
     services.engine  # noqa: B018  (fail now, with a message, if the schema is not ready)
     ui = MlflowUi.for_settings(services.settings) if mlflow_ui else None
-    if ui is not None:
-        ui.start()
-    try:
-        console.print(f"Provenant on http://{host}:{port}"
-                      + (f", MLflow UI on {services.settings.mlflow_ui_url}" if ui else ""))
-        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
-    finally:
-        if ui is not None:
-            ui.stop()
+    with sigterm_as_ctrl_c():
+        try:
+            if ui is not None:
+                ui.start()
+            console.print(f"Provenant on http://{host}:{port}"
+                          + (f", MLflow UI on {services.settings.mlflow_ui_url}" if ui else ""))
+            uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+        finally:
+            if ui is not None:
+                ui.stop()

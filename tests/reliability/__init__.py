@@ -1,0 +1,1 @@
+"""Reliability: load, shutdown and failure scenarios against real processes."""
