@@ -17,15 +17,19 @@ NO_RUN_EXECUTION = "2025-11-16 09:00:00.000000+00:00"
 PROVENANT = str(Path(sys.executable).with_name("provenant"))
 
 
+def cli_env(services, **env_overrides: str) -> dict[str, str]:
+    """This environment, pointed at the test's database and MLflow store."""
+    settings = services.settings
+    return {**os.environ, "PROVENANT_HOME": str(settings.home),
+            "PROVENANT_DATABASE_URL": settings.database_url,
+            "PROVENANT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+            "PROVENANT_AUTO_MIGRATE": "1", **env_overrides}
+
+
 def cli(services, *args: str, **env_overrides: str) -> subprocess.CompletedProcess:
     """Run `provenant` as a user would, on the test's database and MLflow store."""
-    settings = services.settings
-    env = {**os.environ, "PROVENANT_HOME": str(settings.home),
-           "PROVENANT_DATABASE_URL": settings.database_url,
-           "PROVENANT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-           "PROVENANT_AUTO_MIGRATE": "1", **env_overrides}
-    return subprocess.run([PROVENANT, *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run([PROVENANT, *args], capture_output=True, text=True,
+                          env=cli_env(services, **env_overrides), timeout=120)
 
 
 def qa_legacy_db(tmp_path) -> str:

@@ -17,13 +17,17 @@ from tests.support.legacy_db import (
 EXECUTIONS, PER_EXECUTION = 40, 5
 
 
-def legacy_with_runs(services, mlflow_uri, tmp_path) -> dict[int, str]:
-    """200 legacy artifacts over 40 executions, each execution with a run; id -> run id."""
+def legacy_with_runs(services, mlflow_uri, tmp_path, executions: int = EXECUTIONS,
+                     per_execution: int = PER_EXECUTION) -> dict[int, str]:
+    """Legacy artifacts (200 over 40 executions by default), each execution with a run.
+
+    Returns artifact id -> run id.
+    """
     rows, execution_of = [], {}
-    for n in range(EXECUTIONS):
-        execution = f"2025-11-15 13:{n:02d}:31.981650+00:00"
-        for k in range(PER_EXECUTION):
-            artifact_id = n * PER_EXECUTION + k + 1
+    for n in range(executions):
+        execution = f"2025-11-15 {n // 60 % 24:02d}:{n % 60:02d}:31.{n:06d}+00:00"
+        for k in range(per_execution):
+            artifact_id = n * per_execution + k + 1
             rows.append(chart_row(artifact_id, execution) if k % 2 else
                         signal_row(artifact_id, execution))
             execution_of[artifact_id] = execution

@@ -1,1 +1,0 @@
-"""Reliability: load, shutdown and failure scenarios against real processes."""
