@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes: services, the hydrator, and the write token."""
+"""Dependencies shared by the routes: services, the hydrator, and the write token.
+
+All are `async def` because none blocks: FastAPI runs a plain `def` dependency in its
+thread pool, and each such hop cost more than the whole artifact read.
+"""
 from __future__ import annotations
 
 import hmac
@@ -12,12 +16,12 @@ from provenant.lineage.hydration import Hydrator
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def services_of(request: Request) -> Services:
+async def services_of(request: Request) -> Services:
     """The services the app was created with."""
     return request.app.state.services
 
 
-def hydrator_of(request: Request) -> Hydrator:
+async def hydrator_of(request: Request) -> Hydrator:
     """The app's one Hydrator (it remembers recent misses across requests)."""
     return request.app.state.hydrator
 
@@ -26,11 +30,11 @@ ServicesDep = Annotated[Services, Depends(services_of)]
 HydratorDep = Annotated[Hydrator, Depends(hydrator_of)]
 
 
-def require_token_for_writes(request: Request) -> None:
+async def require_token_for_writes(request: Request) -> None:
     """When PROVENANT_API_TOKEN is set, every write needs `Authorization: Bearer <token>`."""
     if request.method in _SAFE_METHODS:
         return
-    expected = services_of(request).settings.api_token
+    expected = request.app.state.services.settings.api_token
     if expected is None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
