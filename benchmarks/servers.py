@@ -1,9 +1,9 @@
 """HTTP servers in subprocesses for the read benchmark: the Provenant API and `mlflow server`.
 
-Both run as ONE uvicorn process by default, as `provenant serve` does. With
-`--workers N > 1` uvicorn binds the socket itself without IPPROTO_TCP, so asyncio never
-sets TCP_NODELAY on accepted connections and Nagle's algorithm meets the client's delayed
-ACK: about +40 ms on a response written in two parts (measured; see docs/benchmarks.md).
+Both run as ONE uvicorn process by default, as `provenant serve` does, or with N
+workers. Under plain asyncio, `--workers N > 1` lost TCP_NODELAY (uvicorn binds the
+shared socket without IPPROTO_TCP) and Nagle met the client's delayed ACK, +40 ms per
+response; uvloop, now installed, sets TCP_NODELAY itself.
 """
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ def provenant_api(env: dict[str, str], log_path: Path, workers: int = 1,
     cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--app-dir", str(ROOT),
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            "--log-level", "info"]
+    with _serve(cmd, f"http://127.0.0.1:{port}", "/api/health", env, log_path) as url:
+        yield url
+
+
+@contextmanager
+def provenant_serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """The `provenant serve` command itself (no MLflow UI) on a loopback port; yield its URL."""
+    port = free_port()
+    cmd = [str(Path(sys.executable).with_name("provenant")), "serve", "--host", "127.0.0.1",
+           "--port", str(port), "--no-mlflow-ui"]
     with _serve(cmd, f"http://127.0.0.1:{port}", "/api/health", env, log_path) as url:
         yield url
 
