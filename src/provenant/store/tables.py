@@ -67,6 +67,6 @@ lineage_repairs = Table(
     Column("experiment_id", String(64), nullable=False),
     Column("source", String(16), nullable=False),
     Column("repaired_at", DateTime(timezone=True), nullable=False),
-        # The conditional update already writes once; this makes it a hard guarantee.
+    # The conditional update already writes once; this makes it a hard guarantee.
     UniqueConstraint("artifact_id"),
 )
