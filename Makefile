@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= llm,s3
 
-.PHONY: install install-test install-airflow demo test test-fast test-airflow bench bench-full clean
+.PHONY: install install-test install-airflow demo test test-fast test-airflow bench bench-full load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: install-test
 
 bench-full: install-test
 	$(BIN)/python -m benchmarks
+
+# 60 s of mixed reads and writes against `provenant serve` + `mlflow server`; fails on any error.
+load: install-test
+	$(BIN)/python -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) .venv-airflow .provenant build src/*.egg-info

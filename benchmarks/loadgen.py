@@ -33,8 +33,8 @@ class LoadResult:
                 "errors": self.errors}
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response; return its status and whether the connection stays open."""
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """Read one response; return its status, whether the connection stays open, its body."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1])
@@ -43,13 +43,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
         name, sep, value = line.partition(b":")
         if sep:
             headers[name.strip().lower()] = value.strip().lower()
+    body = b""
     if b"content-length" in headers:
-        await reader.readexactly(int(headers[b"content-length"]))
+        body = await reader.readexactly(int(headers[b"content-length"]))
     elif headers.get(b"transfer-encoding") == b"chunked":
+        chunks = []
         while size := int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16):
-            await reader.readexactly(size + 2)
+            chunks.append((await reader.readexactly(size + 2))[:-2])
         await reader.readuntil(b"\r\n")
-    return status, headers.get(b"connection") != b"close"
+        body = b"".join(chunks)
+    return status, headers.get(b"connection") != b"close", body
 
 
 async def _client(host: str, port: int, request: bytes, window: tuple[float, float],
@@ -62,7 +65,7 @@ async def _client(host: str, port: int, request: bytes, window: tuple[float, flo
         sent = time.perf_counter()
         writer.write(request)
         try:
-            status, keep_alive = await _read_response(reader)
+            status, keep_alive, _ = await read_response(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
             status, keep_alive = 0, False
         done = time.perf_counter()
