@@ -39,14 +39,17 @@ class CountingProxy:
                 except httpx.HTTPError:
                     self.send_error(502)
                     return
-                self.send_response(upstream.status_code)
-                for key, value in upstream.headers.items():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection",
-                                           "content-encoding"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(upstream.content)))
-                self.end_headers()
-                self.wfile.write(upstream.content)
+                try:
+                    self.send_response(upstream.status_code)
+                    for key, value in upstream.headers.items():
+                        if key.lower() not in ("content-length", "transfer-encoding",
+                                               "connection", "content-encoding"):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(upstream.content)))
+                    self.end_headers()
+                    self.wfile.write(upstream.content)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (that is what `delay` is for)
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _forward
 

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from provenant.bootstrap import get_services
 from provenant.cli.app import CliError, app, console, print_json
+from provenant.mlflow_ui import limit_mlflow_http_retries
 
 lineage_app = typer.Typer(no_args_is_help=True, help="MLflow lineage of artifacts.")
 app.add_typer(lineage_app, name="lineage")
@@ -64,6 +65,7 @@ def repair(dry_run: bool = typer.Option(False, "--dry-run", help="Report, write 
     """Fill in missing lineage from MLflow (exit 1 when anything went wrong)."""
     from provenant.lineage.repair import repair_lineage
 
+    limit_mlflow_http_retries()  # a down tracker is reported in seconds, not minutes
     with _log_lineage_events(), progress_bar() as progress:
         report = repair_lineage(get_services(), dry_run=dry_run, workflow_id=workflow_id,
                                 progress=progress)
@@ -110,6 +112,7 @@ def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on st
     """Check stored lineage against MLflow; exit 1 on any mismatch or error."""
     from provenant.lineage.verify import verify_lineage
 
+    limit_mlflow_http_retries()
     report = verify_lineage(get_services())
     if as_json:
         print_json(report.to_dict())

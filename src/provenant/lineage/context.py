@@ -1,6 +1,7 @@
 """`mlflow_run_context`: open (or resume) the execution's MLflow run before any artifact."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -8,7 +9,14 @@ from dataclasses import dataclass
 
 from provenant.bootstrap import Services, get_services
 from provenant.domain.lineage import Lineage
-from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG, TrackingUnavailable
+
+log = logging.getLogger("provenant.lineage")
+
+# How long the reachability check before a run opens waits for the tracking server (less if
+# MLFLOW_HTTP_REQUEST_TIMEOUT says so). MLflow's own retries (7, with doubling back-off)
+# would make a down server cost minutes instead.
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,21 +67,92 @@ def mlflow_run_context(workflow_id: str, execution_id: str, *, run_id: str | Non
         yield outer  # nested: the outer block owns the run's status
         return
     services = services or get_services()
-    lineage = open_or_resume_run(services, workflow_id, execution_id, run_id=run_id,
-                                 experiment_name=experiment_name)
+    ensure_tracker_reachable(services)
+    try:
+        lineage = open_or_resume_run(services, workflow_id, execution_id, run_id=run_id,
+                                     experiment_name=experiment_name)
+    except Exception as exc:
+        unavailable = _as_tracking_error(services, exc)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
     run = RunContext(workflow_id, execution_id, lineage.run_id, lineage.experiment_id,
                      services.settings.mlflow_tracking_uri)
     token = _current.set(run)
     try:
         yield run
     except BaseException:
-        services.tracker.client.set_terminated(run.run_id, "FAILED")
+        _mark_failed(services, run)
         raise
     else:
         if end_run:
             services.tracker.client.set_terminated(run.run_id, "FINISHED")
     finally:
         _current.reset(token)
+
+
+def ensure_tracker_reachable(services: Services) -> None:
+    """Raise TrackingUnavailable, in seconds, when the tracking server does not answer.
+
+    Local stores (sqlite, file) always answer. A server counts as up when it answers
+    anything below 500: a 401 or 404 here leaves the real error to the real call.
+    """
+    settings = services.settings
+    if not settings.tracking_is_server:
+        return
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_TIMEOUT
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    uri = settings.mlflow_tracking_uri
+    timeout = min(PROBE_TIMEOUT_SECONDS, MLFLOW_HTTP_REQUEST_TIMEOUT.get())
+    try:  # MLflow's own request helper: it applies the user's MLflow credentials and TLS
+        answer = http_request(get_default_host_creds(uri), "/api/2.0/mlflow/experiments/search",
+                              "GET", max_retries=0, backoff_factor=0, raise_on_status=False,
+                              timeout=timeout, params={"max_results": 1})
+    except Exception as exc:
+        raise TrackingUnavailable(_unreachable(uri, _reason(exc, timeout))) from None
+    if answer.status_code >= 500:
+        raise TrackingUnavailable(_unreachable(uri, f"it answered HTTP {answer.status_code}"))
+
+
+def _unreachable(uri: str, reason: str) -> str:
+    return (f"the MLflow tracking server {uri} is not reachable ({reason}); nothing was run "
+            "or stored. Start it, or set PROVENANT_MLFLOW_TRACKING_URI to one that runs")
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """A short cause for a failed request (MLflow wraps requests' long messages)."""
+    import requests
+
+    causes = [exc, exc.__cause__, exc.__context__]
+    # Without retries urllib3 reports a read timeout as a ConnectionError saying "timed out".
+    if any(isinstance(c, requests.exceptions.Timeout) or "timed out" in str(c) for c in causes):
+        return f"no answer within {timeout:g} s"
+    if any(isinstance(c, requests.exceptions.ConnectionError) for c in causes):
+        return "the connection was refused or dropped"
+    return str(exc).splitlines()[0][:200]
+
+
+def _as_tracking_error(services: Services, exc: Exception) -> TrackingUnavailable | None:
+    """MLflow failing while a run opens is the tracker being unavailable, said in one line."""
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(exc, MlflowException) or exc.error_code in (
+            "RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+        return None  # ours (wrong run id, ...) or MLflow refusing a value: already clear
+    uri = services.settings.mlflow_tracking_uri
+    return TrackingUnavailable(f"MLflow tracking at {uri} failed while opening the run: "
+                               f"{str(exc).splitlines()[0][:300]}")
+
+
+def _mark_failed(services: Services, run: RunContext) -> None:
+    """Mark the run FAILED if the tracker lets us; the block's own error is what gets raised."""
+    try:
+        services.tracker.client.set_terminated(run.run_id, "FAILED")
+    except Exception as exc:  # e.g. the tracker went down mid-run: keep the original error
+        log.warning("could not mark MLflow run %s FAILED: %s", run.run_id,
+                    str(exc).splitlines()[0][:300])
 
 
 def open_or_resume_run(services: Services, workflow_id: str, execution_id: str, *,

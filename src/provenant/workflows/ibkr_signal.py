@@ -11,8 +11,8 @@ from provenant.artifacts import (
 from provenant.domain.signals import Order
 from provenant.workflows.ibkr_signal_models import (
     AnalysisInputs, AnalysisOutputs, AnalysisRef, ChartInputs, ChartRef, DailyChart, LogInputs,
-    LogOutputs, MarketData, OrderInputs, OrderOutcome, OrderOutputs, SignalInputs,
-    SignalOutputs, SymbolInputs, WeeklyChart, resolve_params)
+    LogOutputs, MarketData, OrderInputs, OrderOutcome, OrderOutputs, RunParams,
+    SignalInputs, SignalOutputs, SymbolInputs, WeeklyChart, resolve_params)
 from provenant.workflows.steps import Step, StepContext, Workflow
 
 WORKFLOW_ID = "ibkr_trading_signal_workflow"
@@ -29,6 +29,13 @@ def fetch_market_data(ctx: StepContext, inputs: SymbolInputs) -> MarketData:
     daily = market.to_frame()
     return MarketData(market=market, daily_indicators=snapshot(daily, "daily"),
                       weekly_indicators=snapshot(resample_weekly(daily), "weekly"))
+
+
+def check_market_data(symbol: str, params: RunParams) -> None:
+    """Refuse, before the run opens, a symbol or file that fetch_market_data cannot read."""
+    from provenant.workflows.market_data import check_source
+
+    check_source(params.market_data_provider, symbol, params.market_data_csv)
 
 
 def _chart(ctx: StepContext, inputs: ChartInputs, chart_type: str) -> ChartRef:
@@ -149,6 +156,7 @@ WORKFLOW = Workflow(
     workflow_id=WORKFLOW_ID,
     description="Daily and weekly charts of a symbol, analysed into a trading signal and order",
     resolve_params=resolve_params,
+    check_inputs=check_market_data,
     steps=(
         Step("fetch_market_data", fetch_market_data, SymbolInputs, MarketData, retries=2),
         Step("generate_daily_chart", generate_daily_chart, ChartInputs, DailyChart),

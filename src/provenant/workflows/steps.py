@@ -62,6 +62,8 @@ class Workflow:
     description: str
     steps: tuple[Step, ...]
     resolve_params: Callable[[Settings, dict[str, Any]], BaseModel]
+    # Checks (symbol, params) before the execution's run opens: raise ValueError to refuse.
+    check_inputs: Callable[[str, Any], None] | None = None
 
     @property
     def step_names(self) -> tuple[str, ...]:
