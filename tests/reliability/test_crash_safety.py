@@ -7,14 +7,13 @@ import random
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from tests.integration.test_repair_cli import cli, cli_env
 from tests.reliability.backlog import legacy_backlog
 from tests.reliability.consistency import assert_consistent, lineage_of
-from tests.support.cli_zygote import CliForkServer
+from tests.reliability.jobs import wait_for_repairs
 
 pytestmark = pytest.mark.slow
 
@@ -23,35 +22,6 @@ EXECUTIONS = 600  # x5 = 3,000 artifacts: the kills below use up about half of t
 BATCH_SIZES = (1, 7, 25, 100)  # small batches put kills between batches; big ones, inside
 EARLY = 0.2  # share of kills at a random time in startup, scan or matching
 MAX_SEEN = 100  # other kills wait for up to this many logged repairs, then a few ms more
-REPAIRED = '"event": "lineage_repaired"'
-FINISHED = '"event": "lineage_repair_finished"'
-
-
-@pytest.fixture(scope="module")
-def fork_server():
-    server = CliForkServer()
-    yield server
-    server.close()
-
-
-def wait_for(stderr: Path, pid: int, repairs: int, timeout: float = 60) -> None:
-    """Until the job has logged `repairs` repairs, finished or exited."""
-    deadline = time.monotonic() + timeout
-    seen = 0
-    with stderr.open() as log:
-        while time.monotonic() < deadline:
-            chunk = log.read()
-            seen += chunk.count(REPAIRED)
-            if seen >= repairs or FINISHED in chunk or _exited(pid):
-                return
-            time.sleep(0.001)
-    raise AssertionError(f"repair job {pid} stalled: {stderr.read_text()[-2000:]}")
-
-
-def _exited(pid: int) -> bool:
-    """True once the child is a zombie (it ran to its end and awaits reaping)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_sigkill_at_random_points_then_rerun_repairs_each_once(services, mlflow_uri, tmp_path,
@@ -71,7 +41,7 @@ def test_sigkill_at_random_points_then_rerun_repairs_each_once(services, mlflow_
         if early:
             time.sleep(rng.uniform(0, 0.6))
         else:
-            wait_for(err, pid, rng.randint(1, MAX_SEEN))
+            wait_for_repairs(err, pid, rng.randint(1, MAX_SEEN))
             time.sleep(delay)
         os.kill(pid, signal.SIGKILL)
         code = fork_server.wait(pid)

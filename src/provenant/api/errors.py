@@ -7,11 +7,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from provenant.api.schemas import describe_errors
 from provenant.lineage.tracking import TrackingUnavailable
 from provenant.store.blobs import InvalidImage
+from provenant.store.outages import describe_database_error
 from provenant.store.repository import InvalidCursor
 
 log = logging.getLogger("provenant.api")
@@ -55,9 +57,13 @@ async def _tracking_unavailable(_request: Request, exc: TrackingUnavailable) -> 
                  **{"Retry-After": "5"})
 
 
-async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
-    log.error("database unavailable: %s", exc.orig)
-    return _json(503, "the artifact database is unavailable; try again", **{"Retry-After": "5"})
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # Locked, restarting or unreachable passes: 503 and when to retry. Anything else is a bug.
+    reason = describe_database_error(exc)
+    if reason is None:
+        return await _unexpected(request, exc)
+    log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
+    return _json(503, reason, **{"Retry-After": "5"})
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -73,5 +79,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(TrackingUnavailable, _tracking_unavailable)
-    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,6 +15,7 @@ from provenant.domain.lineage import Lineage
 from provenant.lineage.audit import record_repairs
 from provenant.lineage.tracking import (
     EXECUTION_TAG, WORKFLOW_TAG, Tracker, TrackingUnavailable, run_matches, tag_filter)
+from provenant.store.outages import describe_database_error, retry_transient
 
 log = logging.getLogger("provenant.lineage")
 
@@ -113,10 +115,14 @@ def _apply(services: Services, updates: list[tuple[int, Lineage]], batch_size: i
             done = [artifact_id for artifact_id, _ in batch]
         else:
             try:
-                done = record_repairs(services.artifacts, batch, "repair")
+                # A batch is conditional and atomic: re-running it after a lost connection
+                # cannot write an artifact twice.
+                done = retry_transient(partial(record_repairs, services.artifacts, batch, "repair"))
             except SQLAlchemyError as exc:
-                report.errors.append(f"database write failed: {exc.__class__.__name__}: "
-                                     f"{str(exc).splitlines()[0]}")
+                driver = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                report.errors.append(f"database write failed: "
+                                     f"{describe_database_error(exc) or type(exc).__name__} "
+                                     f"({driver})")
                 return
         repaired = set(done)
         for artifact_id, lineage in batch:

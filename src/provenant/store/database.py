@@ -9,9 +9,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# How long a SQLite writer waits for another writer's lock; `?timeout=SECONDS` in the URL
+# overrides it (a server that should answer 503 quickly rather than queue writes).
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 
 class SchemaNotReady(RuntimeError):
@@ -24,7 +27,8 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout(parsed),
+                                                  "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own BEGIN handling is off (isolation_level=None); we issue it, so
         # write transactions can take the lock up front (BEGIN IMMEDIATE) instead of
@@ -34,11 +38,22 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def sqlite_busy_timeout(url: URL) -> float:
+    """Seconds a SQLite connection waits for a lock (the driver's `timeout` sets busy_timeout)."""
+    value = url.query.get("timeout", SQLITE_BUSY_TIMEOUT_SECONDS)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds < 86_400:
+        raise ValueError(f"the SQLite URL's timeout must be seconds (0 to 86400), not {value!r}")
+    return seconds
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
