@@ -12,10 +12,12 @@ from pydantic import (
 
 from provenant.config import Settings
 from provenant.domain.artifacts import (
-    Artifact, ArtifactType, NewArtifact, WorkflowContext, validate_payload,
+    PAYLOAD_MODELS, Artifact, ArtifactType, NewArtifact, WorkflowContext, validate_payload,
 )
 from provenant.domain.lineage import LineageStatus, is_valid_run_id, mlflow_run_url
 from provenant.store.repository import LineageRepair
+
+RUN_ID_PATTERN = "^[0-9a-fA-F]{32}$"
 
 
 def describe_errors(errors: Iterable[dict]) -> str:
@@ -31,10 +33,33 @@ def _where(loc: tuple) -> str:
     return ".".join(parts) or str(loc[0] if loc else "request")
 
 
+def _document_the_rules(schema: dict[str, Any]) -> None:
+    """Say in the OpenAPI schema what the validators enforce, so clients can see it.
+
+    The payload's keys depend on `type` (one branch per type), a run id is 32 hex digits,
+    and an experiment id comes only with a run id.
+    """
+    run_id = schema["properties"]["run_id"]
+    for branch in run_id.get("anyOf", [run_id]):
+        if branch.get("type") == "string":
+            branch["pattern"] = RUN_ID_PATTERN
+    schema["anyOf"] = [{"properties": {"experiment_id": {"type": "null"}}},
+                       {"required": ["run_id"], "properties": {"run_id": {"type": "string"}}}]
+    branches = []
+    for kind, model in PAYLOAD_MODELS.items():
+        payload = model.model_json_schema()
+        branch: dict[str, Any] = {"properties": {"type": {"const": kind.value},
+                                                 "payload": payload}}
+        if payload.get("required"):  # an absent payload is {}: fine only without required keys
+            branch["required"] = ["payload"]
+        branches.append(branch)
+    schema["oneOf"] = branches
+
+
 class _ArtifactInRules(WorkflowContext):
     """What the API adds to the domain's rules for a new artifact."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_the_rules)
 
     @field_validator("run_id", check_fields=False)
     @classmethod
@@ -126,6 +151,60 @@ class RepairOut(BaseModel):
 
 class RepairList(BaseModel):
     items: list[RepairOut]
+
+
+class HealthOut(BaseModel):
+    status: str  # "ok", or "degraded" (with 503) when the database does not answer
+    database: str
+    version: str | None = None
+
+
+class RepairedOut(BaseModel):
+    artifact_id: int
+    run_id: str
+    experiment_id: str
+
+
+class RepairReportOut(BaseModel):
+    """What one repair pass found and did (the CLI's `lineage repair --json`)."""
+
+    dry_run: bool
+    scanned: int
+    repaired: list[RepairedOut]
+    unresolved: list[int]
+    skipped: list[int]
+    errors: list[str]
+    executions: int
+    tracking_calls: int
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str | None
+    type: str | None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: `detail` says in words what went wrong."""
+
+    detail: str
+    errors: list[ErrorItem] | None = None  # 422 only: one entry per invalid field
+
+
+_ERROR_MEANINGS = {
+    400: "Malformed request: a cursor this API did not hand out, or a bad Content-Length.",
+    401: "Missing or wrong API token (writes, when PROVENANT_API_TOKEN is set).",
+    404: "No such artifact, image or execution.",
+    409: "The artifact already has a different image.",
+    413: "The request body is larger than PROVENANT_MAX_BODY_BYTES.",
+    422: "Invalid input; `detail` names each field and what is wrong with it.",
+    503: "The artifact database or the MLflow tracking server is unavailable; retry later.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these error status codes (all `ErrorOut`)."""
+    return {code: {"model": ErrorOut, "description": _ERROR_MEANINGS[code]} for code in codes}
 
 
 def artifact_out(artifact: Artifact, status: LineageStatus, settings: Settings) -> ArtifactOut:

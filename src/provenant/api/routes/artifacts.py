@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from provenant.api.deps import HydratorDep, ServicesDep
-from provenant.api.schemas import ArtifactIn, ArtifactOut, ArtifactPage, artifact_out
+from provenant.api.schemas import (
+    ArtifactIn, ArtifactOut, ArtifactPage, artifact_out, error_responses)
 from provenant.artifacts import store_artifact
 from provenant.domain.artifacts import ArtifactType
 
@@ -16,7 +17,8 @@ ArtifactId = Annotated[int, Path(ge=1, le=2**63 - 1, description="artifact id")]
 Filter = Annotated[str | None, Query(max_length=250)]
 
 
-@router.post("", status_code=201, response_model=ArtifactOut)
+@router.post("", status_code=201, response_model=ArtifactOut,
+             responses=error_responses(400, 401, 413, 422, 503))
 def create_artifact(body: ArtifactIn, services: ServicesDep, response: Response) -> ArtifactOut:
     """Store an artifact; its lineage is resolved as by the Python store functions."""
     try:
@@ -31,7 +33,7 @@ def create_artifact(body: ArtifactIn, services: ServicesDep, response: Response)
     return artifact_out(artifact, artifact.lineage_status, services.settings)
 
 
-@router.get("", response_model=ArtifactPage)
+@router.get("", response_model=ArtifactPage, responses=error_responses(400, 422, 503))
 def list_artifacts(services: ServicesDep, type: ArtifactType | None = None,
                    symbol: Filter = None, workflow_id: Filter = None,
                    execution_id: Filter = None, run_id: Filter = None,
@@ -46,7 +48,8 @@ def list_artifacts(services: ServicesDep, type: ArtifactType | None = None,
                         next_cursor=next_cursor)
 
 
-@router.get("/{artifact_id}", response_model=ArtifactOut)
+@router.get("/{artifact_id}", response_model=ArtifactOut,
+            responses=error_responses(404, 422, 503))
 def get_artifact(artifact_id: ArtifactId, services: ServicesDep,
                  hydrator: HydratorDep) -> ArtifactOut:
     """One artifact; missing lineage is looked up in MLflow (bounded) and stored once."""

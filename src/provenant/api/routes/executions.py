@@ -6,14 +6,15 @@ from collections import Counter
 from fastapi import APIRouter, HTTPException
 
 from provenant.api.deps import HydratorDep, ServicesDep
-from provenant.api.schemas import ExecutionOut, RunOut, artifact_out
+from provenant.api.schemas import ExecutionOut, RunOut, artifact_out, error_responses
 from provenant.domain.lineage import mlflow_run_url
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
 
 # `:path` so that ids holding "/" (URL-encoded as %2F) still reach this route.
-@router.get("/{execution_id:path}", response_model=ExecutionOut)
+@router.get("/{execution_id:path}", response_model=ExecutionOut,
+            responses=error_responses(404, 503))
 def get_execution(execution_id: str, services: ServicesDep,
                   hydrator: HydratorDep) -> ExecutionOut:
     """The execution's artifacts in store order, hydrated with one lookup per workflow."""

@@ -7,11 +7,13 @@ from sqlalchemy import text
 
 from provenant import __version__
 from provenant.api.deps import ServicesDep
+from provenant.api.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health")
+@router.get("/api/health", response_model=HealthOut, responses={
+    503: {"model": HealthOut, "description": "The artifact database does not answer."}})
 def health(services: ServicesDep) -> JSONResponse:
     """200 `{"status": "ok"}` when the artifact database answers, else 503 `degraded`."""
     try:

@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 
 from provenant.api.deps import ServicesDep
 from provenant.api.routes.artifacts import ArtifactId
-from provenant.api.schemas import ArtifactOut, artifact_out
+from provenant.api.schemas import ArtifactOut, artifact_out, error_responses
 from provenant.bootstrap import Services
 from provenant.domain.artifacts import ArtifactType
 from provenant.store.blobs import image_key, sniff_image
@@ -23,8 +23,13 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-@router.get("/{artifact_id}/image", responses={200: {"content": {"image/png": {}}},
-                                               304: {"description": "not modified"}})
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+@router.get("/{artifact_id}/image", response_class=Response, responses={
+    200: {"description": "The image bytes.", "content": dict.fromkeys(_IMAGE_TYPES, {})},
+    304: {"description": "Not modified (If-None-Match named its ETag)."},
+    **error_responses(404, 422, 503)})
 def get_image(artifact_id: ArtifactId, request: Request, services: ServicesDep) -> Response:
     """The chart's image bytes, with its content type, ETag and cache headers."""
     artifact = services.artifacts.get(artifact_id)
@@ -46,8 +51,9 @@ def get_image(artifact_id: ArtifactId, request: Request, services: ServicesDep) 
 
 
 @router.put("/{artifact_id}/image", response_model=ArtifactOut,
-            openapi_extra={"requestBody": {"required": True, "content": {
-                "image/png": {"schema": {"type": "string", "format": "binary"}}}}})
+            responses=error_responses(400, 401, 404, 409, 413, 422, 503),
+            openapi_extra={"requestBody": {"required": True, "content": dict.fromkeys(
+                _IMAGE_TYPES, {"schema": {"type": "string", "format": "binary"}})}})
 async def put_image(artifact_id: ArtifactId, request: Request,
                     services: ServicesDep) -> ArtifactOut:
     """Upload a chart's image as the raw body (PNG, JPEG, GIF or WebP; content is checked)."""

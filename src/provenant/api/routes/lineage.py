@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from provenant.api.deps import ServicesDep
-from provenant.api.schemas import RepairList, repair_out
+from provenant.api.schemas import RepairList, error_responses, repair_out
 
 router = APIRouter(prefix="/api/lineage", tags=["lineage"])
 
 
-@router.get("/repairs", response_model=RepairList)
+@router.get("/repairs", response_model=RepairList, responses=error_responses(422, 503))
 def list_repairs(services: ServicesDep,
                  artifact_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> RepairList:

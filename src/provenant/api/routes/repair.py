@@ -6,6 +6,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from provenant.api.deps import ServicesDep, require_token_for_writes
+from provenant.api.schemas import ErrorOut, RepairReportOut, error_responses
 from provenant.lineage.repair import repair_lineage
 
 router = APIRouter(dependencies=[Depends(require_token_for_writes)])
@@ -18,7 +19,10 @@ class RepairRequest(BaseModel):
     workflow_id: str | None = Field(default=None, min_length=1, max_length=250)
 
 
-@router.post("/api/lineage/repair")
+@router.post("/api/lineage/repair", response_model=RepairReportOut, responses={
+    **error_responses(400, 401, 413, 422),
+    503: {"model": RepairReportOut | ErrorOut,
+          "description": "MLflow or the database failed: the report's `errors` say how."}})
 def repair(services: ServicesDep, body: RepairRequest | None = None) -> JSONResponse:
     """Repair missing lineage now; 200 with the report, 503 when MLflow or the DB failed."""
     request = body or RepairRequest()
