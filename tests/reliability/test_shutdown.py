@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -42,7 +43,11 @@ def process_group(pgid: int) -> set[int]:
     return {pid for pid, (_, group, _) in live_processes().items() if group == pgid}
 
 
-def start_serve(tmp_path) -> tuple[subprocess.Popen, int, int]:
+def start_serve(tmp_path, mlflow_template: Path) -> tuple[subprocess.Popen, int, int]:
+    """`provenant serve` with the MLflow UI on the default store, created beforehand (the
+    UI would otherwise spend seconds migrating a new one)."""
+    (tmp_path / "home").mkdir()
+    shutil.copy(mlflow_template, tmp_path / "home" / "mlflow.db")
     port, ui_port = free_port(), free_port()
     proc = serve(tmp_path, "--port", str(port),
                  PROVENANT_MLFLOW_UI_URL=f"http://127.0.0.1:{ui_port}",
@@ -80,8 +85,8 @@ def assert_all_stopped(proc: subprocess.Popen, group: set[int], ui_leader: int,
     return output
 
 
-def test_sigterm_stops_serve_and_the_mlflow_ui_tree(tmp_path):
-    proc, port, ui_port = start_serve(tmp_path)
+def test_sigterm_stops_serve_and_the_mlflow_ui_tree(tmp_path, mlflow_template):
+    proc, port, ui_port = start_serve(tmp_path, mlflow_template)
     leader = None
     try:
         assert wait_healthy(f"http://127.0.0.1:{port}/api/health", proc).status_code == 200
@@ -98,8 +103,8 @@ def test_sigterm_stops_serve_and_the_mlflow_ui_tree(tmp_path):
     assert "Shutting down" in output
 
 
-def test_sigterm_before_uvicorn_starts_still_stops_the_mlflow_ui(tmp_path):
-    proc, port, ui_port = start_serve(tmp_path)
+def test_sigterm_before_uvicorn_starts_still_stops_the_mlflow_ui(tmp_path, mlflow_template):
+    proc, port, ui_port = start_serve(tmp_path, mlflow_template)
     leader = None
     try:
         # SIGTERM as soon as the child exists: well before the UI or uvicorn answer.
