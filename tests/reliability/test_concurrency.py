@@ -6,6 +6,7 @@ import json
 import random
 import signal
 import threading
+import time
 from collections import Counter
 
 import httpx
@@ -20,7 +21,7 @@ from tests.support.mlflow_server import free_port
 pytestmark = pytest.mark.slow
 
 READERS, EXECUTIONS = 64, 200  # x5 = 1,000 legacy artifacts
-JOBS, BATCH_SIZE = 2, 1
+JOBS, BATCH_SIZE = 2, 1  # one artifact per transaction: the most writes to interleave
 # Long enough that hydrations finish under load and race the jobs' writes.
 HYDRATION_TIMEOUT = "30"
 
@@ -56,14 +57,15 @@ class Readers:
         except httpx.HTTPError as exc:
             problem, code, state = f"{artifact_id}: {exc!r}", "transport error", None
         else:
-            code, body = response.status_code, response.json()
-            state = body.get("lineage", {}).get("status")
-            problem = None
+            code, state, problem = response.status_code, None, None
             if code != 200:
                 problem = f"{artifact_id}: {code} {response.text[:300]}"
-            elif body["run_id"] is not None and (
-                    (body["run_id"], body["experiment_id"]) != self.expected[artifact_id]):
-                problem = f"{artifact_id}: wrong run {body['run_id']}"
+            else:
+                body = response.json()
+                state = body["lineage"]["status"]
+                if body["run_id"] is not None and (
+                        (body["run_id"], body["experiment_id"]) != self.expected[artifact_id]):
+                    problem = f"{artifact_id}: wrong run {body['run_id']}"
         with self.lock:
             self.codes[code] += 1
             self.states[state] += 1
@@ -88,14 +90,18 @@ def test_readers_and_two_repair_jobs_on_a_real_server(services, mlflow_uri, tmp_
         wait_healthy(f"{readers.base_url}/api/health", server)
         for thread in readers.threads:
             thread.start()
-        while not services.artifacts.repairs(limit=1) and not readers.problems:
-            readers.stop.wait(0.05)  # the jobs start once reads are writing lineage too
+        deadline = time.monotonic() + 120
+        while not services.artifacts.repairs(limit=1):  # jobs start once reads write lineage
+            assert not readers.problems and time.monotonic() < deadline, (
+                readers.problems or "no read hydrated an artifact in 120 s")
+            readers.stop.wait(0.05)
+        before_jobs = readers.requests
         env = cli_env(services, PROVENANT_REPAIR_BATCH_SIZE=str(BATCH_SIZE))
         outputs = [(tmp_path / f"job{n}.out", tmp_path / f"job{n}.err") for n in range(JOBS)]
         jobs = [fork_server.start(["lineage", "repair", "--json"], env, out, err)
                 for out, err in outputs]
         codes = [fork_server.wait(pid) for pid in jobs]
-        during = readers.requests
+        during = readers.requests - before_jobs
     finally:
         readers.stop.set()
         for thread in readers.threads:
