@@ -8,7 +8,7 @@ import httpx
 from benchmarks.context import BenchContext
 from benchmarks.harness import BenchResult
 from benchmarks.loadgen import LoadResult, run_load
-from benchmarks.servers import mlflow_api, provenant_api
+from benchmarks.servers import mlflow_api, provenant_serve
 from provenant.artifacts import store_signal_artifact
 from provenant.lineage import mlflow_run_context
 
@@ -44,7 +44,7 @@ def run(ctx: BenchContext) -> BenchResult:
     measured: dict[int, dict[tuple[str, int], LoadResult]] = {}
     for workers in WORKERS:
         with ExitStack() as servers:
-            api = servers.enter_context(provenant_api(
+            api = servers.enter_context(provenant_serve(
                 env, ctx.workdir / NAME / f"api-{workers}.log", workers=workers))
             mlflow_url = server.url if workers == 1 else servers.enter_context(
                 mlflow_api(server.backend_uri, ctx.workdir / NAME, workers=workers))
@@ -77,7 +77,7 @@ def run(ctx: BenchContext) -> BenchResult:
                   f"latency = {CONCURRENCY} / {rates[best]:,.0f} req/s = "
                   f"{CONCURRENCY / rates[best] * 1000:.1f} ms)")
     result.notes.append(
-        "Each server runs as uvicorn on loopback with its access log on, over the same "
+        "`provenant serve` and `mlflow server` run on loopback with its access log on, over the same "
         "SQLite-backed stores, at 1 worker process (as `provenant serve` runs by default) and "
         f"at {WORKERS[-1]} (one per core); the load generator (raw asyncio HTTP/1.1 "
         "keep-alive, closed loop) runs in the benchmark process on the same cores. In a "

@@ -1,9 +1,9 @@
 """HTTP servers in subprocesses for the read benchmark: the Provenant API and `mlflow server`.
 
-Both run as ONE uvicorn process by default, as `provenant serve` does, or with N
-workers. Under plain asyncio, `--workers N > 1` lost TCP_NODELAY (uvicorn binds the
-shared socket without IPPROTO_TCP) and Nagle met the client's delayed ACK, +40 ms per
-response; uvloop, now installed, sets TCP_NODELAY itself.
+Both run as ONE process by default, or with N workers (`--workers N`). Under plain
+asyncio, `--workers N > 1` lost TCP_NODELAY (uvicorn binds the shared socket without
+IPPROTO_TCP) and Nagle met the client's delayed ACK, +40 ms per response; uvloop, now
+installed, sets TCP_NODELAY itself.
 """
 from __future__ import annotations
 
@@ -22,31 +22,12 @@ from tests.support.mlflow_server import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def app_factory():
-    """uvicorn --factory entry point: the app on services read from PROVENANT_* variables."""
-    from provenant.api.app import create_app
-
-    return create_app()
-
-
 @contextmanager
-def provenant_api(env: dict[str, str], log_path: Path, workers: int = 1,
-                  factory: str = "benchmarks.servers:app_factory") -> Iterator[str]:
-    """Serve the API on a loopback port (access log on, as `provenant serve`); yield its URL."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--app-dir", str(ROOT),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "info"]
-    with _serve(cmd, f"http://127.0.0.1:{port}", "/api/health", env, log_path) as url:
-        yield url
-
-
-@contextmanager
-def provenant_serve(env: dict[str, str], log_path: Path) -> Iterator[str]:
+def provenant_serve(env: dict[str, str], log_path: Path, workers: int = 1) -> Iterator[str]:
     """The `provenant serve` command itself (no MLflow UI) on a loopback port; yield its URL."""
     port = free_port()
     cmd = [str(Path(sys.executable).with_name("provenant")), "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--no-mlflow-ui"]
+           "--port", str(port), "--no-mlflow-ui", "--workers", str(workers)]
     with _serve(cmd, f"http://127.0.0.1:{port}", "/api/health", env, log_path) as url:
         yield url
 

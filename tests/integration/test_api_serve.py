@@ -113,3 +113,29 @@ def test_serve_starts_no_ui_for_a_tracking_server(tmp_path):
     assert code == 0, output
     assert "MLflow UI on" not in output
     assert not (tmp_path / "home" / "mlflow-ui.log").exists()
+
+
+def test_serve_with_two_workers_serves_and_stops_them_all(tmp_path):
+    port = free_port()
+    proc = serve(tmp_path, "--no-mlflow-ui", "--port", str(port), "--workers", "2",
+                 PROVENANT_REPAIR_INTERVAL_SECONDS="0")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert wait_healthy(f"{base}/api/health", proc).status_code == 200
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid), "-f", "multiprocessing.spawn"],
+                                 capture_output=True, text=True).stdout.split()
+        assert len(workers) == 2
+        created = httpx.post(f"{base}/api/artifacts", json={
+            "type": "signal", "name": "TSLA signal", "symbol": "TSLA",
+            "payload": {"action": "BUY", "confidence": 0.5}})
+        assert created.status_code == 201, created.text
+        # Fresh connections land on either worker; every one sees the same store.
+        for _ in range(6):
+            with httpx.Client() as client:
+                assert client.get(f"{base}/api/artifacts/{created.json()['id']}").status_code == 200
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
+    assert not listening(port)
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived `provenant serve`"

@@ -1,7 +1,7 @@
 """`provenant serve`: the HTTP API and web UI, with the MLflow UI beside it."""
 from __future__ import annotations
 
-import logging
+import copy
 import signal
 import threading
 from collections.abc import Iterator
@@ -12,14 +12,20 @@ import typer
 from provenant.cli.app import CliError, app, console
 from provenant.mlflow_ui import MlflowUi, limit_mlflow_http_retries, port_in_use
 
+APP_FACTORY = "provenant.api.app:create_app"  # create_app() reads the process's settings
 
-def _log_provenant_events() -> None:
-    """Show provenant's INFO lines (one per lineage repair) beside uvicorn's access log."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s %(message)s"))
-    logger = logging.getLogger("provenant")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+
+def _log_config() -> dict:
+    """uvicorn's logging plus provenant's INFO lines (one per lineage repair), in every worker."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["provenant"] = {"format": "%(levelname)s:     %(name)s %(message)s"}
+    config["handlers"]["provenant"] = {"class": "logging.StreamHandler",
+                                       "formatter": "provenant", "stream": "ext://sys.stderr"}
+    config["loggers"]["provenant"] = {"handlers": ["provenant"], "level": "INFO",
+                                      "propagate": False}
+    return config
 
 
 @contextmanager
@@ -46,7 +52,12 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
           mlflow_ui: bool = typer.Option(True, "--mlflow-ui/--no-mlflow-ui",
                                          help="Also serve the MLflow UI at "
-                                              "PROVENANT_MLFLOW_UI_URL's port.")) -> None:
+                                              "PROVENANT_MLFLOW_UI_URL's port."),
+          workers: int = typer.Option(1, min=1, max=64,
+                                      help="API processes; about one per core for more "
+                                           "reads per second (each runs the scheduled "
+                                           "repair, which is safe to run concurrently).")
+          ) -> None:
     """Serve the API, the web UI and (unless told not to) the MLflow UI; Ctrl-C stops all."""
     import uvicorn
 
@@ -54,7 +65,6 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     from provenant.bootstrap import get_services
 
     limit_mlflow_http_retries()
-    _log_provenant_events()
     if port_in_use(host if host not in ("0.0.0.0", "::") else "127.0.0.1", port):
         raise CliError(f"port {port} on {host} is already in use; pick another with --port")
     services = get_services()
@@ -66,7 +76,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
                 ui.start()
             console.print(f"Provenant on http://{host}:{port}"
                           + (f", MLflow UI on {services.settings.mlflow_ui_url}" if ui else ""))
-            uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+            # Workers are new processes: they build the app from the same PROVENANT_* settings.
+            app_or_factory = create_app(services) if workers == 1 else APP_FACTORY
+            uvicorn.run(app_or_factory, factory=workers > 1, workers=workers, host=host,
+                        port=port, log_level="info", log_config=_log_config())
         finally:
             if ui is not None:
                 ui.stop()
