@@ -15,7 +15,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 db_app = typer.Typer(no_args_is_help=True, help="Artifact database schema.")
 app.add_typer(db_app, name="db")
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # print(..., soft_wrap=True): one error, one line
 
 
 class CliError(Exception):
@@ -32,6 +32,10 @@ def print_json(data: Any) -> None:
 
 
 def _message(exc: BaseException) -> str:
+    from provenant.store.outages import describe_database_error
+
+    if (outage := describe_database_error(exc)) is not None:
+        return outage
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
                          for e in exc.errors())
@@ -43,6 +47,7 @@ def main() -> None:
     from provenant.lineage.tracking import TrackingUnavailable
     from provenant.store.database import SchemaNotReady
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     # MLflow prints "View run ..." links to stdout, which would corrupt --json output.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -56,11 +61,11 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except CliError as exc:
-        console.print(f"[red]Error:[/red] {exc}", highlight=False, markup=True)
+        console.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
     except (ValidationError, ValueError, LookupError, FileNotFoundError, SchemaNotReady,
-            TrackingUnavailable, OperationalError) as exc:
-        console.print(f"[red]Error:[/red] {_message(exc)}", highlight=False)
+            TrackingUnavailable, OperationalError, PoolTimeout) as exc:
+        console.print(f"[red]Error:[/red] {_message(exc)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:  # click's usage errors and the like
         import click
