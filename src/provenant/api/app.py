@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from provenant import __version__
-from provenant.api.deps import require_token_for_writes
+from provenant.api.auth import WriteTokenGuard
 from provenant.api.errors import install_error_handlers
 from provenant.api.limits import BodySizeLimit
 from provenant.api.metrics import app_registry
@@ -52,13 +52,13 @@ def create_app(services: Services | None = None) -> FastAPI:
                 scheduled.stop()
 
     app = FastAPI(title="Provenant", version=__version__, lifespan=lifespan,
-                  description="Trading-signal artifacts that name the MLflow run that made them.",
-                  dependencies=[Depends(require_token_for_writes)])
+                  description="Trading-signal artifacts that name the MLflow run that made them.")
     app.state.services = services
     app.state.hydrator = shared_hydrator(services)
     app.state.metrics = app_registry(services)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(WriteTokenGuard, token=services.settings.api_token)  # outermost: first
 
     for module in (health, artifacts, images, lineage, executions, repair):
         app.include_router(module.router)

@@ -75,6 +75,8 @@ class _ArtifactInRules(WorkflowContext):
         if kind is None:  # the type itself was invalid; that error is enough
             return payload
         try:
+            # Strictly first: over HTTP a number is a JSON number ("0.5" is refused, not read).
+            PAYLOAD_MODELS[ArtifactType(kind)].model_validate(payload, strict=True)
             return validate_payload(kind, payload)
         except ValidationError as exc:
             reasons = describe_errors(exc.errors())

