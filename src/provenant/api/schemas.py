@@ -76,7 +76,8 @@ class _ArtifactInRules(WorkflowContext):
             return payload
         try:
             # Strictly first: over HTTP a number is a JSON number ("0.5" is refused, not read).
-            PAYLOAD_MODELS[ArtifactType(kind)].model_validate(payload, strict=True)
+            PAYLOAD_MODELS[ArtifactType(kind)].model_validate(_integral_floats_as_ints(payload),
+                                                              strict=True)
             return validate_payload(kind, payload)
         except ValidationError as exc:
             reasons = describe_errors(exc.errors())
@@ -89,6 +90,17 @@ class _ArtifactInRules(WorkflowContext):
         if experiment_id is not None and run_id is None:
             raise ValueError("experiment_id needs a run_id")
         return self
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """JSON does not tell 2 from 2.0, so neither may strict validation of an integer field."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
 
 
 # The body's fields are the domain's, with the same limits; ids and timestamps are the server's.

@@ -48,6 +48,8 @@ def parse_list_query(params: Mapping[str, str]) -> ListQuery:
     """Read and check the list's query parameters; raise BadListQuery with a reason."""
     text = {k: (params.get(k) or "").strip() for k in
             ("type", "lineage", "group", "cursor", *_TEXT_FILTERS)}
+    if any("\x00" in value for value in text.values()):  # PostgreSQL cannot even compare it
+        raise BadListQuery("filters cannot contain NUL characters")
     if text["type"] and text["type"] not in ArtifactType.__members__:
         raise BadListQuery(f"unknown artifact type {text['type']!r}; expected one of "
                            f"{', '.join(ArtifactType.__members__)}")
