@@ -5,10 +5,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from provenant.domain.lineage import is_http_base_url
 
 
 class Settings(BaseSettings):
@@ -55,8 +56,8 @@ class Settings(BaseSettings):
     @field_validator("mlflow_ui_url")
     @classmethod
     def _ui_url_is_http(cls, value: str) -> str:
-        if urlparse(value).scheme not in ("http", "https"):
-            raise ValueError("PROVENANT_MLFLOW_UI_URL must be an http(s) URL")
+        if not is_http_base_url(value):
+            raise ValueError("PROVENANT_MLFLOW_UI_URL must be an http(s) URL with a host")
         return value.rstrip("/")
 
     @field_validator("api_token")

@@ -26,16 +26,22 @@ class Lineage:
 
 
 def is_valid_run_id(run_id: str) -> bool:
-    return bool(_RUN_ID.match(run_id))
+    return bool(_RUN_ID.fullmatch(run_id))  # fullmatch: `$` alone lets a trailing "\n" through
 
 
 def is_valid_experiment_id(experiment_id: str) -> bool:
-    return bool(_EXPERIMENT_ID.match(experiment_id))
+    return bool(_EXPERIMENT_ID.fullmatch(experiment_id))
+
+
+def is_http_base_url(url: str) -> bool:
+    """An http(s) URL with a host: the only kind a deep link may start with."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def mlflow_run_url(ui_url: str, lineage: Lineage | None) -> str | None:
     """Deep link to a run in the MLflow UI, or None when it cannot be built safely."""
-    if lineage is None or urlparse(ui_url).scheme not in ("http", "https"):
+    if lineage is None or not is_http_base_url(ui_url):
         return None
     if not (is_valid_run_id(lineage.run_id) and is_valid_experiment_id(lineage.experiment_id)):
         return None
