@@ -20,7 +20,7 @@ from provenant.domain.artifacts import NewArtifact
 from tests.e2e.conftest import browser, page, serve_app  # noqa: F401  (fixtures)
 from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
     AUTH, LiveServer, api_settings, png_bytes, signal_body, start_api)
-from tests.reliability.test_access import write_routes
+from tests.reliability.test_access import concrete, write_routes
 
 SCRIPT = '<script>window.__pwned = 1; alert("xss")</script>'
 IMG = '<img src=x onerror="window.__pwned = 2">'
@@ -165,10 +165,6 @@ def test_malformed_requests_get_a_4xx_never_a_5xx(api_settings, caplog):
         assert status_of(answer) < 500, (name, answer[-300:])
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert services.artifacts.count() == 0
-
-
-def concrete(path: str, artifact_id: int) -> str:
-    return path.replace("{artifact_id}", str(artifact_id)).replace("{execution_id:path}", "e")
 
 
 def test_every_write_route_refuses_an_oversized_body_declared_or_streamed(api_settings):
