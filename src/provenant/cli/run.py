@@ -79,9 +79,10 @@ def _run_one(workflow: str, symbol: str, eid: str, params: dict, json_output: bo
         result = run_workflow(workflow, symbol, eid, params=params,
                               on_step=None if json_output else _show_step)
     except WorkflowFailed as exc:
-        # "ends FAILED", not "was marked": a tracker lost mid-run cannot be told (it is logged).
-        console.print(f"[red]Error:[/red] {exc}; MLflow run {exc.result.run_id} ends FAILED "
-                      f"({len(exc.result.artifacts)} artifact(s) kept with their lineage)",
+        # Not "run marked FAILED": a tracker lost mid-run cannot be told (that is logged).
+        console.print(f"[red]Error:[/red] {exc}; the execution FAILED in MLflow run "
+                      f"{exc.result.run_id} ({len(exc.result.artifacts)} artifact(s) kept with "
+                      "their lineage)",
                       highlight=False, soft_wrap=True)
         return exc.result
     if not json_output:
