@@ -66,14 +66,13 @@ def mlflow_default_retries(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def legacy_import(services, tmp_path, execution_id: str) -> list[int]:
-    """Artifacts 23 and 24 as the previous system left them: an execution id, no run."""
+def legacy_import(services, tmp_path, execution_id: str) -> None:
+    """As the previous system left them (an execution id, no run): artifacts 23 and 24 of
+    `execution_id`, and 31 of an execution no run will ever be found for."""
     url = sqlite_legacy_url(tmp_path / "legacy.db")
     LegacyDb(url).add(chart_row(24, execution_id), signal_row(23, execution_id),
                       chart_row(31, f"never-run-{execution_id}")).close()
-    report = import_legacy(services, url)
-    assert report.imported == [23, 24, 31]
-    return report.imported
+    assert import_legacy(services, url).imported == [23, 24, 31]
 
 
 def one_line(text: str) -> str:
