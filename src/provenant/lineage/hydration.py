@@ -59,6 +59,8 @@ class Hydrator:
         self._misses: dict[Key, float] = {}
         self._inflight: dict[Key, Future] = {}
 
+    needs_lookup = staticmethod(_needs_lookup)  # False: hydrate() would answer from the row
+
     def hydrate(self, artifact: Artifact) -> tuple[Artifact, LineageStatus]:
         """The artifact, with its lineage filled in when MLflow knows it, and this read's status."""
         return self.hydrate_many([artifact])[0]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from provenant.api.deps import HydratorDep, ServicesDep
+from provenant.api.deps import HydratorDep, ReadThreadsDep, ServicesDep
 from provenant.api.schemas import (
     ArtifactIn, ArtifactOut, ArtifactPage, artifact_out, error_responses)
 from provenant.artifacts import store_artifact
@@ -50,11 +51,14 @@ def list_artifacts(services: ServicesDep, type: ArtifactType | None = None,
 
 @router.get("/{artifact_id}", response_model=ArtifactOut,
             responses=error_responses(404, 422, 503))
-def get_artifact(artifact_id: ArtifactId, services: ServicesDep,
-                 hydrator: HydratorDep) -> ArtifactOut:
+async def get_artifact(artifact_id: ArtifactId, services: ServicesDep, hydrator: HydratorDep,
+                       reads: ReadThreadsDep) -> ArtifactOut:
     """One artifact; missing lineage is looked up in MLflow (bounded) and stored once."""
-    artifact = services.artifacts.get(artifact_id)
+    artifact = await to_thread.run_sync(services.artifacts.get, artifact_id, limiter=reads)
     if artifact is None:
         raise HTTPException(404, f"artifact {artifact_id} not found")
-    artifact, status = hydrator.hydrate(artifact)
+    if hydrator.needs_lookup(artifact):  # may wait on MLflow: not in the few read threads
+        artifact, status = await to_thread.run_sync(hydrator.hydrate, artifact)
+    else:
+        status = artifact.lineage_status
     return artifact_out(artifact, status, services.settings)
