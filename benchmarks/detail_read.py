@@ -77,7 +77,7 @@ def run(ctx: BenchContext) -> BenchResult:
                   f"latency = {CONCURRENCY} / {rates[best]:,.0f} req/s = "
                   f"{CONCURRENCY / rates[best] * 1000:.1f} ms)")
     result.notes.append(
-        "`provenant serve` and `mlflow server` run on loopback with its access log on, over the same "
+        "`provenant serve` and `mlflow server` run on loopback with access logs on, over the same "
         "SQLite-backed stores, at 1 worker process (as `provenant serve` runs by default) and "
         f"at {WORKERS[-1]} (one per core); the load generator (raw asyncio HTTP/1.1 "
         "keep-alive, closed loop) runs in the benchmark process on the same cores. In a "

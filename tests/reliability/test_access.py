@@ -3,6 +3,7 @@ and deep links start only from http(s) MLflow UI URLs with ids checked first."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -40,6 +41,20 @@ def write_routes(app) -> list[tuple[str, str]]:
                   if method not in READ_METHODS)
 
 
+@contextmanager
+def writes_with_a_chart(api_settings, max_body_bytes: int):
+    """(services, client, write routes, a stored chart) on an app with this body limit."""
+    services = configure(api_settings(max_body_bytes=max_body_bytes))
+    app = create_app(services)
+    routes = write_routes(app)
+    assert {("POST", "/api/artifacts"), ("PUT", "/api/artifacts/{artifact_id}/image"),
+            ("POST", "/api/lineage/repair")} <= set(routes)
+    with TestClient(app) as client:
+        chart = client.post("/api/artifacts", headers=AUTH, json=signal_body(
+            type="chart", name="c", payload={"chart_type": "daily"})).json()
+        yield services, client, routes, chart
+
+
 def concrete(path: str, artifact_id: int) -> str:
     return path.replace("{artifact_id}", str(artifact_id)).replace("{execution_id:path}", "e")
 
@@ -49,14 +64,7 @@ BODIES = {"valid": None, "malformed": b"{not json", "oversized": b"x" * 20_000}
 
 
 def test_every_write_route_answers_401_without_the_right_token(api_settings):
-    services = configure(api_settings(max_body_bytes=4096))
-    app = create_app(services)
-    routes = write_routes(app)
-    assert {("POST", "/api/artifacts"), ("PUT", "/api/artifacts/{artifact_id}/image"),
-            ("POST", "/api/lineage/repair")} <= set(routes)
-    with TestClient(app) as client:
-        chart = client.post("/api/artifacts", headers=AUTH, json=signal_body(
-            type="chart", name="c", payload={"chart_type": "daily"})).json()
+    with writes_with_a_chart(api_settings, 4096) as (services, client, routes, chart):
         valid = {"/api/artifacts": signal_body(), "/api/lineage/repair": {"dry_run": False}}
         answers = []
         for (method, path), authorization, (kind, raw) in [

@@ -20,7 +20,7 @@ from provenant.domain.artifacts import NewArtifact
 from tests.e2e.conftest import browser, page, serve_app  # noqa: F401  (fixtures)
 from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
     AUTH, LiveServer, api_settings, png_bytes, signal_body, start_api)
-from tests.reliability.test_access import concrete, write_routes
+from tests.reliability.test_access import concrete, writes_with_a_chart
 
 SCRIPT = '<script>window.__pwned = 1; alert("xss")</script>'
 IMG = '<img src=x onerror="window.__pwned = 2">'
@@ -168,14 +168,7 @@ def test_malformed_requests_get_a_4xx_never_a_5xx(api_settings, caplog):
 
 
 def test_every_write_route_refuses_an_oversized_body_declared_or_streamed(api_settings):
-    services = configure(api_settings(max_body_bytes=2048))
-    app = create_app(services)
-    routes = write_routes(app)
-    assert {("POST", "/api/artifacts"), ("PUT", "/api/artifacts/{artifact_id}/image"),
-            ("POST", "/api/lineage/repair")} <= set(routes)
-    with TestClient(app) as client:
-        chart = client.post("/api/artifacts", headers=AUTH, json=signal_body(
-            type="chart", name="c", payload={"chart_type": "daily"})).json()
+    with writes_with_a_chart(api_settings, 2048) as (services, client, routes, chart):
         big = b'{"note": "' + b"x" * 4096 + b'"}'
         for method, path in routes:
             declared = client.request(method, concrete(path, chart["id"]), content=big,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import typer
@@ -29,6 +30,16 @@ class CliError(Exception):
 def print_json(data: Any) -> None:
     """Machine-readable output goes to stdout, alone."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def print_report(report, as_json: bool, headline: str, details: Iterable[str] = ()) -> None:
+    """A command's report: its JSON alone on stdout, or a headline and details for people."""
+    if as_json:
+        print_json(report.to_dict())
+        return
+    console.print(headline, highlight=False)
+    for line in details:
+        console.print(f"  {line}", highlight=False)
 
 
 def _message(exc: BaseException) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 from provenant.bootstrap import get_services
-from provenant.cli.app import CliError, app, console, print_json
+from provenant.cli.app import CliError, app, print_report
 from provenant.cli.lineage import progress_bar
 
 artifacts_app = typer.Typer(no_args_is_help=True, help="Artifacts.")
@@ -32,20 +32,11 @@ def import_legacy_command(
                 progress=update and (lambda done, total: update("import", done, total)))
     except LegacySourceError as exc:
         raise CliError(str(exc)) from None
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        _print_summary(report)
+    print_report(report, as_json,
+                 f"{report.source}: {report.total} rows; imported {len(report.imported)}, "
+                 f"skipped {len(report.skipped)} (already present), "
+                 f"failed {len(report.failed)}",
+                 [f"row {f['id']} not imported: {f['reason']}" for f in report.failed]
+                 + [f"row {w['id']}: {w['message']}" for w in report.warnings])
     if report.failed:
         raise CliError(f"{len(report.failed)} legacy row(s) could not be imported")
-
-
-def _print_summary(report) -> None:
-    console.print(f"{report.source}: {report.total} rows; imported {len(report.imported)}, "
-                  f"skipped {len(report.skipped)} (already present), "
-                  f"failed {len(report.failed)}", highlight=False)
-    for failure in report.failed:
-        console.print(f"  row {failure['id']} not imported: {failure['reason']}",
-                      highlight=False)
-    for warning in report.warnings:
-        console.print(f"  row {warning['id']}: {warning['message']}", highlight=False)

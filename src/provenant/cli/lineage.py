@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from provenant.bootstrap import get_services
-from provenant.cli.app import CliError, app, console, print_json
+from provenant.cli.app import CliError, app, console, print_json, print_report
 from provenant.mlflow_ui import limit_mlflow_http_retries
 
 lineage_app = typer.Typer(no_args_is_help=True, help="MLflow lineage of artifacts.")
@@ -69,20 +69,17 @@ def repair(dry_run: bool = typer.Option(False, "--dry-run", help="Report, write 
     with _log_lineage_events(), progress_bar() as progress:
         report = repair_lineage(get_services(), dry_run=dry_run, workflow_id=workflow_id,
                                 progress=progress)
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        verb = "would repair" if dry_run else "repaired"
-        console.print(f"scanned {report.scanned} artifacts over {report.executions} executions; "
-                      f"{verb} {len(report.repaired)}, unresolved {len(report.unresolved)}, "
-                      f"already repaired by another writer {len(report.skipped)} "
-                      f"({report.tracking_calls} tracking calls)", highlight=False)
-        for item in report.repaired[:50]:
-            console.print(f"  {verb} artifact {item.artifact_id}: run {item.run_id} "
-                          f"(experiment {item.experiment_id})", highlight=False)
-        if report.unresolved:
-            console.print(f"  no run found for artifacts {_ids(report.unresolved)}",
-                          highlight=False)
+    verb = "would repair" if dry_run else "repaired"
+    print_report(
+        report, as_json,
+        f"scanned {report.scanned} artifacts over {report.executions} executions; "
+        f"{verb} {len(report.repaired)}, unresolved {len(report.unresolved)}, already "
+        f"repaired by another writer {len(report.skipped)} ({report.tracking_calls} "
+        "tracking calls)",
+        [f"{verb} artifact {item.artifact_id}: run {item.run_id} "
+         f"(experiment {item.experiment_id})" for item in report.repaired[:50]]
+        + ([f"no run found for artifacts {_ids(report.unresolved)}"]
+           if report.unresolved else []))
     if not report.ok:
         raise CliError("lineage repair: " + "; ".join(report.errors))
 
@@ -114,15 +111,12 @@ def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on st
 
     limit_mlflow_http_retries()
     report = verify_lineage(get_services())
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        console.print(f"checked {report.checked} artifacts against {report.runs} runs "
-                      f"({report.tracking_calls} tracking calls): "
-                      f"{len(report.mismatches)} mismatch(es)", highlight=False)
-        for m in report.mismatches:
-            console.print(f"  artifact {m.artifact_id} -> run {m.run_id}: {m.problem}",
-                          highlight=False)
+    print_report(report, as_json,
+                 f"checked {report.checked} artifacts against {report.runs} runs "
+                 f"({report.tracking_calls} tracking calls): "
+                 f"{len(report.mismatches)} mismatch(es)",
+                 [f"artifact {m.artifact_id} -> run {m.run_id}: {m.problem}"
+                  for m in report.mismatches])
     if report.errors:
         raise CliError("lineage verify: " + "; ".join(report.errors))
     if report.mismatches:
