@@ -1,6 +1,9 @@
 """Hydrator: bounded, never raising, misses remembered only briefly (real DB and MLflow store)."""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -126,6 +129,24 @@ def test_a_stuck_tracker_does_not_pile_up_lookups(services):
     calls = services.tracker.calls
     assert Hydrator(services, max_lookups=0).hydrate(art)[1] == LineageStatus.unavailable
     assert services.tracker.calls == calls
+
+
+def test_a_read_waits_for_a_free_lookup_slot_within_its_deadline(services, mlflow_uri):
+    art = pending_signal("exec-slot")
+    run_id = log_run(mlflow_uri, "exec-slot")
+    hydrator = Hydrator(services, max_lookups=1)
+    other = ("exec-held", WF)
+    with hydrator._lock:  # the one slot is taken by another execution's lookup...
+        hydrator._inflight[other] = Future()
+
+    def finish_other():  # ...which ends well inside the read's deadline
+        with hydrator._lock:
+            hydrator._inflight.pop(other)
+            hydrator._lock.notify_all()
+
+    threading.Timer(0.3, finish_other).start()
+    hydrated, status = hydrator.hydrate(art)
+    assert status == LineageStatus.repaired and hydrated.run_id == run_id
 
 
 def test_broken_hydration_still_answers(services):

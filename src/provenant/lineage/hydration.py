@@ -46,8 +46,9 @@ class Hydrator:
 
     Each lookup runs in its own daemon thread (a stuck tracker cannot block exit),
     one per execution and at most `max_lookups` at once; a read waits at most
-    `hydration_timeout_seconds`. A miss is remembered for `hydration_miss_ttl_seconds`
-    only, so an artifact read before its run exists is repaired on a later read.
+    `hydration_timeout_seconds`, for a free slot and its lookup together. A miss is
+    remembered for `hydration_miss_ttl_seconds` only, so an artifact read before its run
+    exists is repaired on a later read.
     """
 
     def __init__(self, services: Services, *, clock: Callable[[], float] = time.monotonic,
@@ -55,7 +56,7 @@ class Hydrator:
         self.services = services
         self._clock = clock
         self._max_lookups = max_lookups
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # guards the maps; signals a free lookup slot
         self._misses: dict[Key, float] = {}
         self._inflight: dict[Key, Future] = {}
 
@@ -76,8 +77,8 @@ class Hydrator:
 
     def _hydrate_many(self, artifacts: Sequence[Artifact]) -> list[tuple[Artifact, LineageStatus]]:
         keys = dict.fromkeys(_key(a) for a in artifacts if _needs_lookup(a))
-        started = {key: self._start(key) for key in keys}
         deadline = self._clock() + self.services.settings.hydration_timeout_seconds
+        started = {key: self._start(key, deadline) for key in keys}
         outcomes = {key: self._wait(value, deadline) for key, value in started.items()}
         fresh = self._persist([(a.id, outcomes[_key(a)]) for a in artifacts
                                if _needs_lookup(a) and isinstance(outcomes[_key(a)], Lineage)])
@@ -96,18 +97,30 @@ class Hydrator:
             results.append((artifact, status))
         return results
 
-    def _start(self, key: Key) -> Future | LineageStatus:
-        """A running lookup for the key (joined if one is in flight), or an answer without one."""
+    def _start(self, key: Key, deadline: float) -> Future | LineageStatus:
+        """A running lookup for the key (joined if one is in flight), or an answer without one.
+
+        With `max_lookups` already running, wait for a free slot until the deadline: a
+        stuck tracker costs waiting reads, never more threads, and a busy one is not
+        mistaken for an unavailable one.
+        """
+        # Real time for the wait itself: the injected clock only decides what is remembered.
+        give_up = time.monotonic() + max(0.0, deadline - self._clock())
         with self._lock:
-            expires = self._misses.get(key)
-            if expires is not None and expires > self._clock():
-                return LineageStatus.pending
-            self._misses.pop(key, None)
-            if key in self._inflight:
-                return self._inflight[key]
-            if len(self._inflight) >= self._max_lookups:  # tracker stuck: do not pile up threads
-                TRACKING_FAILURES.labels("busy").inc()
-                return LineageStatus.unavailable
+            while True:
+                expires = self._misses.get(key)
+                if expires is not None and expires > self._clock():
+                    return LineageStatus.pending
+                self._misses.pop(key, None)
+                if key in self._inflight:
+                    return self._inflight[key]
+                if len(self._inflight) < self._max_lookups:
+                    break
+                remaining = give_up - time.monotonic()
+                if remaining <= 0:
+                    TRACKING_FAILURES.labels("busy").inc()
+                    return LineageStatus.unavailable
+                self._lock.wait(remaining)
             future: Future = Future()
             self._inflight[key] = future
         threading.Thread(target=self._lookup, args=(key, future), daemon=True,
@@ -143,6 +156,7 @@ class Hydrator:
             TRACKING_SECONDS.observe(time.perf_counter() - begin)
             with self._lock:
                 self._inflight.pop(key, None)
+                self._lock.notify_all()  # a slot is free for reads waiting on one
 
     def _remember_miss(self, key: Key) -> None:
         ttl = self.services.settings.hydration_miss_ttl_seconds
