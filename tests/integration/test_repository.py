@@ -6,11 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from provenant.domain.artifacts import NewArtifact
 from provenant.domain.lineage import Lineage
 from provenant.store.database import SchemaNotReady, create_db_engine, ensure_schema
+from provenant.store.outages import describe_database_error
 from provenant.store.repository import ArtifactRepository, InvalidCursor
+from provenant.store.tables import artifacts
 
 RUN = Lineage("a" * 32, "7")
 
@@ -92,3 +96,16 @@ def test_cli_reports_an_unreachable_database_without_a_traceback(tmp_path):
     done = subprocess.run([provenant, "db", "upgrade"], env=env, capture_output=True, text=True)
     assert done.returncode == 1
     assert "Error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_set_lineage_waits_for_another_writer_at_most_its_lock_timeout(repo):
+    art = repo.add(signal(1))
+    other = repo.engine.connect().execution_options(immediate=True)
+    with other, other.begin():  # another writer holds the artifact (PostgreSQL) / the DB (SQLite)
+        other.execute(update(artifacts).where(artifacts.c.id == art.id).values(name="held"))
+        with pytest.raises(OperationalError) as waited:
+            repo.set_lineage([(art.id, RUN)], "hydrate", lock_timeout=0.2)
+        assert "locked by another writer" in describe_database_error(waited.value)
+        other.rollback()
+    assert repo.get(art.id).run_id is None and repo.repairs(art.id) == []
+    assert repo.set_lineage([(art.id, RUN)], "hydrate", lock_timeout=0.2) == [art.id]

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
 
 from provenant.api.app import create_app
+from provenant.bootstrap import configure, reset_services
 from provenant.store.database import create_db_engine
 from tests.integration.test_repair_cli import cli_env
 from tests.reliability.backlog import legacy_backlog
@@ -24,6 +26,14 @@ SIGNAL = {"type": "signal", "name": "TSLA signal", "symbol": "TSLA",
 def database_url(tmp_path) -> str:
     """SQLite only (the scenario is its lock), with a short busy timeout in the URL."""
     return f"sqlite:///{tmp_path / 'provenant.db'}?timeout={BUSY_TIMEOUT}"
+
+
+@contextmanager
+def _forgotten_afterwards():
+    try:
+        yield
+    finally:
+        reset_services()
 
 
 @contextmanager
@@ -74,6 +84,28 @@ def test_writes_fail_clearly_while_locked_and_succeed_after(services, mlflow_uri
     assert fork_server.wait(job) == 0, err.read_text()
     assert assert_consistent(engine) == len(expected)
     assert {i: lineage_of(engine)[i] for i in expected} == expected
+
+
+def test_a_hydrating_read_waits_for_the_lock_within_its_deadline_not_the_busy_timeout(
+        make_settings, mlflow_uri, tmp_path):
+    long_busy = 60  # seconds: a read that waited for it would hold the client for a minute
+    services = configure(make_settings(
+        database_url=f"sqlite:///{tmp_path / 'long.db'}?timeout={long_busy}",
+        mlflow_tracking_uri=mlflow_uri, hydration_timeout_seconds=1))
+    expected = legacy_backlog(services, mlflow_uri, tmp_path, executions=2)
+    with TestClient(create_app(services)) as client, _forgotten_afterwards():
+        with write_lock(tmp_path / "long.db"):
+            began = time.monotonic()
+            locked = client.get("/api/artifacts/1")
+            waited = time.monotonic() - began
+        assert locked.status_code == 200 and locked.json()["run_id"] is None
+        assert waited < long_busy / 4, f"the read waited {waited:.1f} s for the lock"
+        assert services.artifacts.repairs(1) == []
+
+        repaired = client.get("/api/artifacts/1").json()  # the lock is gone: now it writes
+        assert repaired["lineage"]["status"] == "repaired"
+        assert (repaired["run_id"], repaired["experiment_id"]) == expected[1]
+    assert assert_consistent(services.engine) == 1
 
 
 def test_a_busy_timeout_that_is_not_seconds_is_refused_clearly(tmp_path):

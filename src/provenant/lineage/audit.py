@@ -17,13 +17,14 @@ REPAIRS = Counter("provenant_lineage_repairs", "Artifacts whose lineage was fill
 
 
 def record_repairs(repository: ArtifactRepository, updates: Sequence[tuple[int, Lineage]],
-                   source: str) -> list[int]:
+                   source: str, lock_timeout: float | None = None) -> list[int]:
     """Write lineage where still missing; log and count each artifact actually repaired.
 
     `source` is "hydrate" (on read) or "repair" (the job). Returns the repaired ids;
     artifacts another writer repaired first are skipped, so each is logged once.
+    `lock_timeout` bounds the wait for another writer's lock (a read has a deadline).
     """
-    repaired = repository.set_lineage(updates, source)
+    repaired = repository.set_lineage(updates, source, lock_timeout)
     lineage_of = dict(updates)
     for artifact_id in repaired:
         lineage = lineage_of[artifact_id]

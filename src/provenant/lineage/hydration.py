@@ -15,6 +15,7 @@ from provenant.domain.artifacts import Artifact
 from provenant.domain.lineage import Lineage, LineageStatus
 from provenant.lineage.audit import record_repairs
 from provenant.lineage.tracking import TrackingUnavailable
+from provenant.store.outages import describe_database_error
 
 if TYPE_CHECKING:
     from provenant.bootstrap import Services
@@ -31,6 +32,7 @@ TRACKING_FAILURES = Counter("provenant_tracking_failures",
 Key = tuple[str, str | None]  # (execution_id, workflow_id): one lookup serves all its artifacts
 Outcome = Lineage | LineageStatus  # found, or pending (no run yet) / unavailable
 _MAX_REMEMBERED = 10_000
+_MIN_LOCK_WAIT = 0.25  # seconds a hydrating read waits for another writer's lock, at least
 
 
 def _key(artifact: Artifact) -> Key:
@@ -81,7 +83,8 @@ class Hydrator:
         started = {key: self._start(key, deadline) for key in keys}
         outcomes = {key: self._wait(value, deadline) for key, value in started.items()}
         fresh = self._persist([(a.id, outcomes[_key(a)]) for a in artifacts
-                               if _needs_lookup(a) and isinstance(outcomes[_key(a)], Lineage)])
+                               if _needs_lookup(a) and isinstance(outcomes[_key(a)], Lineage)],
+                              deadline)
         results = []
         for artifact in artifacts:
             if not _needs_lookup(artifact):
@@ -168,16 +171,27 @@ class Hydrator:
                 self._misses = {k: t for k, t in self._misses.items() if t > now}
             self._misses[key] = now + ttl
 
-    def _persist(self, updates: list[tuple[int, Lineage]]) -> dict[int, Artifact]:
-        """Write found lineage (conditionally, audited) and re-read the rows as stored."""
+    def _persist(self, updates: list[tuple[int, Lineage]],
+                 deadline: float) -> dict[int, Artifact]:
+        """Write found lineage (conditionally, audited) and re-read the rows as stored.
+
+        The wait for another writer's lock is bounded by what is left of the read's
+        deadline (at least `_MIN_LOCK_WAIT`: a write itself takes milliseconds); a read
+        that cannot write answers without it, and a later read or the repair job writes.
+        """
         if not updates:
             return {}
         repository = self.services.artifacts
+        ids = [i for i, _ in updates]
         try:
-            record_repairs(repository, updates, "hydrate")
-            return {a.id: a for a in repository.get_many(i for i, _ in updates)}
-        except Exception:
-            log.exception("could not store hydrated lineage for %s", [i for i, _ in updates])
+            record_repairs(repository, updates, "hydrate",
+                           lock_timeout=max(_MIN_LOCK_WAIT, deadline - self._clock()))
+            return {a.id: a for a in repository.get_many(ids)}
+        except Exception as exc:
+            if (outage := describe_database_error(exc)) is None:
+                log.exception("could not store hydrated lineage for %s", ids)
+            else:
+                log.warning("could not store hydrated lineage for %s: %s", ids, outage)
             return {}
 
 

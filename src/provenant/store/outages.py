@@ -24,8 +24,8 @@ def describe_database_error(exc: BaseException) -> str | None:
     if not isinstance(exc, DBAPIError):
         return None
     if _is_locked(exc):
-        return ("the artifact database is locked by another writer (SQLite busy timeout "
-                "reached); try again once it is done")
+        return ("the artifact database is locked by another writer (the wait for its lock "
+                "timed out); try again once it is done")
     if exc.connection_invalidated:
         return "the connection to the artifact database was lost (a restart?); try again"
     if isinstance(exc, OperationalError):
@@ -35,7 +35,9 @@ def describe_database_error(exc: BaseException) -> str | None:
 
 def _is_locked(exc: DBAPIError) -> bool:
     reason = str(exc.orig).lower()
-    return "database is locked" in reason or "database is busy" in reason
+    # SQLite's busy timeout, or PostgreSQL's lock_timeout (SQLSTATE 55P03).
+    return ("database is locked" in reason or "database is busy" in reason
+            or getattr(exc.orig, "sqlstate", None) == "55P03")
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -85,9 +85,16 @@ class ArtifactRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _write(self):
-        """A write transaction (on SQLite it takes the write lock up front)."""
-        return self.engine.connect().execution_options(immediate=True)
+    def _write(self, lock_timeout: float | None = None):
+        """A write transaction (on SQLite it takes the write lock up front).
+
+        `lock_timeout` (seconds) bounds the wait for another writer's lock, instead of
+        SQLite's busy timeout or PostgreSQL's unbounded wait.
+        """
+        options = {"immediate": True}
+        if lock_timeout is not None:
+            options["lock_timeout"] = lock_timeout
+        return self.engine.connect().execution_options(**options)
 
     def add(self, new: NewArtifact, image_key: str | None = None,
             image_content_type: str | None = None) -> Artifact:
@@ -191,7 +198,8 @@ class ArtifactRepository:
         with self.engine.connect() as conn:
             return [_to_artifact(r) for r in conn.execute(query).all()]
 
-    def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str) -> list[int]:
+    def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
+                    lock_timeout: float | None = None) -> list[int]:
         """Fill in lineage where it is still missing, with one audit row each.
 
         One transaction: find which ids still lack lineage (locked on PostgreSQL, and
@@ -203,7 +211,7 @@ class ArtifactRepository:
         lineage_of = dict(updates)
         ids = list(lineage_of)
         missing: set[int] = set()
-        with self._write() as conn, conn.begin():
+        with self._write(lock_timeout) as conn, conn.begin():
             for start in range(0, len(ids), _ID_CHUNK):
                 query = (select(artifacts.c.id)
                          .where(artifacts.c.id.in_(ids[start:start + _ID_CHUNK]),
