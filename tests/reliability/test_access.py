@@ -172,3 +172,19 @@ def test_links_keep_the_ui_base_path_and_only_name_the_run(tmp_path):
     settings = Settings(home=tmp_path, mlflow_ui_url="https://mlflow.example/team/ui/")
     assert mlflow_run_url(settings.mlflow_ui_url, Lineage(RUN_ID, "7")) == (
         f"https://mlflow.example/team/ui/#/experiments/7/runs/{RUN_ID}")
+
+
+def test_the_openapi_document_says_which_operations_need_the_token(api_settings):
+    with TestClient(create_app(configure(api_settings()))) as client:
+        schema = client.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["writeToken"]["scheme"] == "bearer"
+    needs_token = {(method.upper(), path) for path, operations in schema["paths"].items()
+                   for method, operation in operations.items() if "security" in operation}
+    everything = {(method.upper(), path) for path, operations in schema["paths"].items()
+                  for method in operations}
+    assert needs_token == {op for op in everything if op[0] not in READ_METHODS}
+    assert ("POST", "/api/lineage/repair") in needs_token
+
+    reset_services()
+    with TestClient(create_app(configure(api_settings(api_token=None)))) as client:
+        assert "securitySchemes" not in client.get("/openapi.json").json().get("components", {})

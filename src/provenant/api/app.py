@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from provenant import __version__
-from provenant.api.auth import WriteTokenGuard
+from provenant.api.auth import WriteTokenGuard, declare_write_token
 from provenant.api.errors import install_error_handlers
 from provenant.api.limits import BodySizeLimit
 from provenant.api.metrics import app_registry
@@ -59,6 +59,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(WriteTokenGuard, token=services.settings.api_token)  # outermost: first
+    if services.settings.api_token is not None:
+        declare_write_token(app)
 
     for module in (health, artifacts, images, lineage, executions, repair):
         app.include_router(module.router)

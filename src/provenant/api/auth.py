@@ -42,3 +42,26 @@ class WriteTokenGuard:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"www-authenticate", b"Bearer")]})
         await send({"type": "http.response.body", "body": body})
+
+
+def declare_write_token(app) -> None:
+    """Say in the OpenAPI document that writes need the bearer token (when one is set).
+
+    Clients and generated SDKs then send it, and schema-driven tests check that a write
+    without it is refused.
+    """
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})[
+                "writeToken"] = {"type": "http", "scheme": "bearer",
+                                 "description": "the value of PROVENANT_API_TOKEN"}
+            for operations in schema["paths"].values():
+                for method, operation in operations.items():
+                    if method.upper() not in SAFE_METHODS:
+                        operation["security"] = [{"writeToken": []}]
+        return app.openapi_schema
+
+    app.openapi = openapi
