@@ -64,6 +64,11 @@ def _measure(ctx: BenchContext, backend: str, database_url: str, count: int,
             "keyset last page": lambda: repo.list(limit=PAGE, cursor=last_cursor),
             f"keyset symbol=TSLA at depth {deep // 6:,}": lambda: repo.list(
                 limit=PAGE, symbol="TSLA", cursor=encode_cursor(count - deep + 1)),
+            # No row is pending or repaired here: the filter must not walk every row.
+            "keyset lineage=pending (none pending)": lambda: repo.list(limit=PAGE,
+                                                                       lineage="pending"),
+            "keyset lineage=repaired (none repaired)": lambda: repo.list(limit=PAGE,
+                                                                         lineage="repaired"),
             "offset first page": lambda: _offset_page(engine, 0),
             f"offset page at depth {deep:,}": lambda: _offset_page(engine, deep),
         }

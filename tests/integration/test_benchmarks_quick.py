@@ -52,5 +52,5 @@ def test_repair_calls_grow_with_pages_not_artifacts(ctx):
 def test_listing_keyset_and_offset_pages_are_measured_on_sqlite(ctx):
     rows = rows_of(listing.run(ctx))
     sqlite_cases = [case for case in rows if case.startswith("sqlite: ")]
-    assert len(sqlite_cases) == 6
+    assert len(sqlite_cases) == 8  # 6 paging cases + 2 lineage-state filters
     assert all(rows[case]["n"] >= 5 for case in sqlite_cases)

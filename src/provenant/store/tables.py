@@ -47,6 +47,14 @@ Index("ix_artifacts_missing_lineage", artifacts.c.execution_id, artifacts.c.id,
       postgresql_where=artifacts.c.run_id.is_(None),
       sqlite_where=artifacts.c.run_id.is_(None))
 
+# Listing by stored lineage state, newest first: rows still pending or repaired are few, so
+# without these a page of them walks the whole id index.
+Index("ix_artifacts_pending", artifacts.c.id,
+      postgresql_where=artifacts.c.run_id.is_(None), sqlite_where=artifacts.c.run_id.is_(None))
+Index("ix_artifacts_repaired", artifacts.c.id,
+      postgresql_where=artifacts.c.lineage_repaired_at.is_not(None),
+      sqlite_where=artifacts.c.lineage_repaired_at.is_not(None))
+
 # One MLflow run per (workflow_id, execution_id): the unique key is the lock that
 # stops two processes from keeping two runs for one execution.
 execution_runs = Table(
