@@ -14,10 +14,9 @@ from provenant.config import Settings
 from provenant.domain.artifacts import (
     PAYLOAD_MODELS, Artifact, ArtifactType, NewArtifact, WorkflowContext, validate_payload,
 )
-from provenant.domain.lineage import LineageStatus, is_valid_run_id, mlflow_run_url
+from provenant.domain.lineage import (
+    RUN_ID_PATTERN, LineageStatus, is_valid_run_id, mlflow_run_url)
 from provenant.store.repository import LineageRepair
-
-RUN_ID_PATTERN = "^[0-9a-fA-F]{32}$"
 
 
 def describe_errors(errors: Iterable[dict]) -> str:
@@ -75,10 +74,8 @@ class _ArtifactInRules(WorkflowContext):
         if kind is None:  # the type itself was invalid; that error is enough
             return payload
         try:
-            # Strictly first: over HTTP a number is a JSON number ("0.5" is refused, not read).
-            PAYLOAD_MODELS[ArtifactType(kind)].model_validate(_integral_floats_as_ints(payload),
-                                                              strict=True)
-            return validate_payload(kind, payload)
+            # Strictly: over HTTP a number is a JSON number ("0.5" is refused, not read).
+            return validate_payload(kind, _integral_floats_as_ints(payload), strict=True)
         except ValidationError as exc:
             reasons = describe_errors(exc.errors())
             raise ValueError(f"not a valid {kind} payload: {reasons}") from None

@@ -71,10 +71,15 @@ PAYLOAD_MODELS: dict[ArtifactType, type[Payload]] = {
 }
 
 
-def validate_payload(artifact_type: ArtifactType | str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Validate a payload for its type; raise ``ValidationError`` with the reasons."""
+def validate_payload(artifact_type: ArtifactType | str, payload: dict[str, Any],
+                     strict: bool = False) -> dict[str, Any]:
+    """Validate a payload for its type; raise ``ValidationError`` with the reasons.
+
+    `strict` takes values only as their own types (no "0.5" for a number).
+    """
     model = PAYLOAD_MODELS[ArtifactType(artifact_type)]
-    return model.model_validate(payload).model_dump(mode="json", exclude_none=True)
+    return model.model_validate(payload, strict=strict).model_dump(mode="json",
+                                                                   exclude_none=True)
 
 
 class WorkflowContext(BaseModel):

@@ -8,7 +8,8 @@ from urllib.parse import quote, urlparse
 
 # MLflow run ids are 32 hex chars; experiment ids are integers (SQL stores) or
 # short tokens on other stores. Anything else is refused before a link is built.
-_RUN_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+RUN_ID_PATTERN = "^[0-9a-fA-F]{32}$"  # also shown to API clients in the OpenAPI schema
+_RUN_ID = re.compile(RUN_ID_PATTERN)
 _EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 

@@ -27,13 +27,14 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout(parsed),
+        busy_seconds = sqlite_busy_timeout(parsed)
+        engine = create_engine(url, connect_args={"timeout": busy_seconds,
                                                   "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own BEGIN handling is off (isolation_level=None); we issue it, so
         # write transactions can take the lock up front (BEGIN IMMEDIATE) instead of
         # failing mid-way when a deferred read lock cannot be upgraded.
-        busy_ms = round(1000 * sqlite_busy_timeout(parsed))
+        busy_ms = round(1000 * busy_seconds)
         event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, busy_ms))
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -61,24 +62,24 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.close()
 
 
-def _lock_wait_ms(conn, default_ms: int | None) -> int | None:
+def _lock_wait_ms(options: dict, default_ms: int | None) -> int | None:
     """The `lock_timeout` execution option in ms: a caller with a deadline waits less."""
-    seconds = conn.get_execution_options().get("lock_timeout")
+    seconds = options.get("lock_timeout")
     return default_ms if seconds is None else max(1, round(1000 * seconds))
 
 
 def _sqlite_begin(conn, default_busy_ms: int) -> None:
-    wait_ms = _lock_wait_ms(conn, default_busy_ms)
+    options = conn.get_execution_options()
+    wait_ms = _lock_wait_ms(options, default_busy_ms)
     info = conn.connection.info  # per pooled connection: set busy_timeout only on change
     if info.get("busy_timeout_ms") != wait_ms:
         conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
         info["busy_timeout_ms"] = wait_ms
-    immediate = conn.get_execution_options().get("immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate") else "BEGIN")
 
 
 def _server_begin(conn) -> None:
-    wait_ms = _lock_wait_ms(conn, None)
+    wait_ms = _lock_wait_ms(conn.get_execution_options(), None)
     if wait_ms is not None and conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")  # this transaction only
 
