@@ -38,7 +38,7 @@ from benchmarks.report import machine_info, print_results, write_json
 from benchmarks.seed import COLUMNS, artifact_rows, bulk_insert, legacy_execution_id
 from benchmarks.servers import provenant_serve
 from provenant.bootstrap import Services, reset_services
-from provenant.store.blobs import image_key
+from provenant.adapters.blobs import image_key
 from provenant.store.tables import artifacts
 
 NAME = "load"

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from benchmarks.images import chart_png, variant
 from benchmarks.loadgen import read_response
 from benchmarks.mlflow_seed import SeededRun
-from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG
 
 # Operation -> weight in each client's mix; the repair trigger runs on its own ticker.
 MIX = {"list_page": 14, "get_persisted": 14, "get_legacy": 10, "get_image": 8,

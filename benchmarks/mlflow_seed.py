@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 
-from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG
 
 
 @dataclass(frozen=True)

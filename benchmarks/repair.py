@@ -14,7 +14,7 @@ from provenant.bootstrap import Services
 from provenant.domain.lineage import Lineage
 from provenant.lineage.audit import record_repairs
 from provenant.lineage.repair import repair_lineage
-from provenant.lineage.tracking import EXECUTION_TAG, tag_filter
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, tag_filter
 from provenant.store.tables import artifacts
 
 NAME = "repair"

@@ -7,7 +7,7 @@ from typing import Any
 from provenant.bootstrap import Services, get_services
 from provenant.domain.artifacts import Artifact, ArtifactType, NewArtifact
 from provenant.lineage.resolve import resolve_store_lineage
-from provenant.store.blobs import image_key, sniff_image
+from provenant.adapters.blobs import image_key, sniff_image
 
 
 def store_artifact(artifact_type: ArtifactType | str, *, name: str, symbol: str | None = None,

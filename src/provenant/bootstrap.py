@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from provenant.config import Settings, get_settings
-from provenant.lineage.tracking import Tracker
-from provenant.store.blobs import BlobStore, open_blob_store
+from provenant.adapters.mlflow_tracker import Tracker
+from provenant.adapters.blobs import BlobStore, open_blob_store
 from provenant.store.database import create_db_engine, ensure_schema
 from provenant.store.execution_runs import ExecutionRunRegistry
 from provenant.store.repository import ArtifactRepository

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from provenant.domain.artifacts import ArtifactType, NewArtifact
-from provenant.lineage.tracking import EXECUTION_TAG
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG
 
 DAG_ID = "artifact_lineage_repair"
 # The previous system's execution ids look like this (spaces, '+', ':').

@@ -4,8 +4,8 @@ from __future__ import annotations
 from mlflow.tracking import MlflowClient
 
 from provenant.airflow.workflow import WORKFLOW_ID, step_names
-from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG
-from provenant.workflows.mlflow_logging import ARTIFACT_IDS_TAG
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.workflows.ibkr_signal.mlflow_logging import ARTIFACT_IDS_TAG
 
 from tests.support.mlflow_server import free_port
 

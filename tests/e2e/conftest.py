@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import Services
 from tests.conftest import IN_CI
 from tests.support.mlflow_server import free_port

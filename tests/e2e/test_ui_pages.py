@@ -7,11 +7,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.artifacts import store_signal_artifact
 from provenant.domain.artifacts import NewArtifact
 from provenant.lineage import mlflow_run_context
-from provenant.web.format import MISSING, show, show_latency, show_percent
+from provenant.http.web.format import MISSING, show, show_latency, show_percent
 from tests.e2e.conftest import NULL_WORDS
 
 WF = "ibkr_trading_signal_workflow"

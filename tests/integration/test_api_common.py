@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
-from provenant.mlflow_ui import MLFLOW_HTTP_DEFAULTS
+from provenant.adapters.mlflow_ui import MLFLOW_HTTP_DEFAULTS
 from tests.support.mlflow_server import free_port
 
 TOKEN = "t0ken-for-tests"

@@ -16,7 +16,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
 from tests.integration.test_api_common import AUTH, TOKEN
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import configure, get_services
 from provenant.domain.artifacts import NewArtifact
 from tests.integration.test_api_common import (  # noqa: F401  (fixtures)

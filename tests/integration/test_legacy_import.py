@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 
 from provenant.bootstrap import configure, reset_services
-from provenant.legacy import import_legacy
+from provenant.service.legacy_import import import_legacy
 from provenant.store.legacy import LegacySourceError
 from tests.integration.test_repair_cli import cli
 from tests.conftest import _postgres_url

@@ -80,7 +80,7 @@ def test_qa_artifact_24_is_repaired_once_and_reported(services, mlflow_uri, tmp_
     assert again["repaired"] == [] and again["unresolved"] == [31]
     assert len(services.artifacts.repairs(24)) == 1
 
-    from provenant.api.app import create_app
+    from provenant.http.app import create_app
 
     with TestClient(create_app(services)) as client:
         body = client.get("/api/artifacts/24").json()

@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import Services
-from provenant.legacy import import_legacy
+from provenant.service.legacy_import import import_legacy
 from provenant.lineage.repair import repair_lineage
 from tests.support.legacy_db import (
     WORKFLOW, LegacyDb, bulk_create_runs, chart_row, signal_row, sqlite_legacy_url)

@@ -6,7 +6,7 @@ import threading
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.artifacts import store_signal_artifact
 from provenant.bootstrap import configure
 from provenant.lineage.repair import repair_lineage

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from mlflow.tracking import MlflowClient
 
-from provenant.legacy import import_legacy
+from provenant.service.legacy_import import import_legacy
 from provenant.lineage.repair import repair_lineage
 from tests.support.legacy_db import (
     WORKFLOW, LegacyDb, bulk_create_runs, chart_row, llm_row, signal_row, sqlite_legacy_url)

@@ -148,7 +148,7 @@ def test_outside_a_context_explicit_resolved_or_pending(services):
 def test_store_rejects_bad_payloads_and_non_images(services, tmp_path):
     from pydantic import ValidationError
 
-    from provenant.store.blobs import InvalidImage
+    from provenant.adapters.blobs import InvalidImage
 
     with pytest.raises(ValidationError):
         store_signal_artifact(name="s", symbol="TSLA", action="MAYBE", confidence=0.5)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from mlflow.tracking import MlflowClient
 
-from provenant.lineage.tracking import Tracker
+from provenant.adapters.mlflow_tracker import Tracker
 
 AWKWARD = ["2025-11-15 13:54:31.981650+00:00", "manual__2026-11-25T10:00:00+00:00",
            "it's", 'say "hi"', "both ' and \"", "back\\slash", "trailing\\", "100%_done",

@@ -10,7 +10,7 @@ from provenant.bootstrap import configure, reset_services
 from provenant.workflows import (
     StepFailed, UnknownWorkflow, WorkflowFailed, execute_step, get_workflow, run_workflow,
     start_inputs)
-from provenant.workflows.mlflow_logging import ARTIFACT_IDS_TAG
+from provenant.workflows.ibkr_signal.mlflow_logging import ARTIFACT_IDS_TAG
 from tests.support.openai_server import OpenAIServer
 
 WF = "ibkr_trading_signal_workflow"

@@ -11,7 +11,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
 from provenant.config import Settings
 from provenant.domain.lineage import Lineage, mlflow_run_url

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.artifacts import store_chart_artifact, store_llm_artifact, store_signal_artifact
 from provenant.bootstrap import Services, configure, reset_services
 from provenant.domain.artifacts import NewArtifact

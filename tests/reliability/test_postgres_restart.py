@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from tests.integration.test_repair_cli import cli_env
 from tests.reliability.backlog import legacy_backlog
 from tests.reliability.consistency import assert_consistent, lineage_of

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
 from provenant.store.database import create_db_engine
 from tests.integration.test_repair_cli import cli_env

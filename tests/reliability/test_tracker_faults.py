@@ -14,12 +14,12 @@ import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import Services, configure, reset_services
-from provenant.legacy import import_legacy
+from provenant.service.legacy_import import import_legacy
 from provenant.lineage.repair import repair_lineage
-from provenant.lineage.tracking import TrackingUnavailable
-from provenant.mlflow_ui import MLFLOW_HTTP_DEFAULTS
+from provenant.adapters.mlflow_tracker import TrackingUnavailable
+from provenant.adapters.mlflow_ui import MLFLOW_HTTP_DEFAULTS
 from provenant.workflows import WorkflowFailed, run_workflow
 from tests.integration.test_api_common import LiveServer, api_settings  # noqa: F401  (fixture)
 from tests.integration.test_repair_cli import cli

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from provenant.domain.artifacts import NewArtifact, validate_payload
 from provenant.domain.lineage import Lineage, mlflow_run_url
-from provenant.store.blobs import InvalidImage, LocalBlobStore, sniff_image
+from provenant.adapters.blobs import InvalidImage, LocalBlobStore, sniff_image
 from provenant.store.repository import InvalidCursor, decode_cursor, encode_cursor
 
 RUN_ID = "0123456789abcdef0123456789abcdef"

@@ -7,8 +7,8 @@ import pytest
 import ta
 
 from provenant.config import Settings
-from provenant.workflows.indicators import compute_indicators, resample_weekly, rsi, snapshot
-from provenant.workflows.market_data import BUNDLED_DATASETS, fetch_bars
+from provenant.domain.indicators import compute_indicators, resample_weekly, rsi, snapshot
+from provenant.adapters.market_data import BUNDLED_DATASETS, fetch_bars
 
 TOLERANCE = 1e-6
 

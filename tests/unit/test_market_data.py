@@ -7,7 +7,7 @@ import pytest
 
 from provenant.config import Settings
 from provenant.domain.market import BarSeries, InvalidBars, normalize_symbol, validate_bars
-from provenant.workflows.market_data import (
+from provenant.adapters.market_data import (
     BUNDLED_DATASETS, MarketDataError, fetch_bars, normalize_frame)
 
 

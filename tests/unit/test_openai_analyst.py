@@ -7,10 +7,10 @@ import json
 import pytest
 
 from provenant.config import Settings
-from provenant.workflows.analysts import AnalystError, ChartImage, get_analyst
-from provenant.workflows.analysts.base import AnalystRequest
-from provenant.workflows.indicators import resample_weekly, snapshot
-from provenant.workflows.market_data import fetch_bars
+from provenant.adapters.analysts import AnalystError, ChartImage, get_analyst
+from provenant.adapters.analysts.base import AnalystRequest
+from provenant.domain.indicators import resample_weekly, snapshot
+from provenant.adapters.market_data import fetch_bars
 from tests.support.mlflow_server import free_port
 from tests.support.openai_server import VALID_SIGNAL, OpenAIServer
 

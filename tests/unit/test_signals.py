@@ -8,11 +8,11 @@ from pydantic import ValidationError
 
 from provenant.config import Settings
 from provenant.domain.signals import Order, Signal
-from provenant.workflows.analysts import InvalidAnswer, get_analyst, parse_signal
-from provenant.workflows.analysts.base import AnalystRequest
-from provenant.workflows.analysts.rules import MODEL_NAME, rules_signal
-from provenant.workflows.indicators import resample_weekly, snapshot
-from provenant.workflows.market_data import fetch_bars
+from provenant.adapters.analysts import InvalidAnswer, get_analyst, parse_signal
+from provenant.adapters.analysts.base import AnalystRequest
+from provenant.adapters.analysts.rules import MODEL_NAME, rules_signal
+from provenant.domain.indicators import resample_weekly, snapshot
+from provenant.adapters.market_data import fetch_bars
 
 BUY = {"action": "BUY", "confidence": 0.7, "score": 0.4, "entry_price": 100, "stop_loss": 95,
        "take_profit": 110, "rationale": "trend"}

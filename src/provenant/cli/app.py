@@ -55,7 +55,7 @@ def _message(exc: BaseException) -> str:
 
 def main() -> None:
     """Entry point: run the app; known failures print a message, never a traceback."""
-    from provenant.lineage.tracking import TrackingUnavailable
+    from provenant.adapters.mlflow_tracker import TrackingUnavailable
     from provenant.store.database import SchemaNotReady
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout

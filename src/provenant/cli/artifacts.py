@@ -22,7 +22,7 @@ def import_legacy_command(
                                         "(default: the current folder)."),
         as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Import the legacy `artifacts` table, keeping ids (exit 1 if any row failed)."""
-    from provenant.legacy import import_legacy
+    from provenant.service.legacy_import import import_legacy
     from provenant.store.legacy import LegacySourceError
 
     try:

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from provenant.bootstrap import get_services
 from provenant.cli.app import CliError, app, console, print_json, print_report
-from provenant.mlflow_ui import limit_mlflow_http_retries
+from provenant.adapters.mlflow_ui import limit_mlflow_http_retries
 
 lineage_app = typer.Typer(no_args_is_help=True, help="MLflow lineage of artifacts.")
 app.add_typer(lineage_app, name="lineage")

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import typer
 
 from provenant.cli.app import CliError, app, console
-from provenant.mlflow_ui import MlflowUi, limit_mlflow_http_retries, port_in_use
+from provenant.adapters.mlflow_ui import MlflowUi, limit_mlflow_http_retries, port_in_use
 
-APP_FACTORY = "provenant.api.app:create_app"  # create_app() reads the process's settings
+APP_FACTORY = "provenant.http.app:create_app"  # create_app() reads the process's settings
 
 
 def _log_config() -> dict:
@@ -61,7 +61,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     """Serve the API, the web UI and (unless told not to) the MLflow UI; Ctrl-C stops all."""
     import uvicorn
 
-    from provenant.api.app import create_app
+    from provenant.http.app import create_app
     from provenant.bootstrap import get_services
 
     limit_mlflow_http_retries()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from provenant.bootstrap import Services, get_services
 from provenant.domain.lineage import Lineage
-from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG, TrackingUnavailable
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG, TrackingUnavailable
 
 log = logging.getLogger("provenant.lineage")
 

@@ -14,7 +14,7 @@ from prometheus_client import Counter, Histogram
 from provenant.domain.artifacts import Artifact
 from provenant.domain.lineage import Lineage, LineageStatus
 from provenant.lineage.audit import record_repairs
-from provenant.lineage.tracking import TrackingUnavailable
+from provenant.adapters.mlflow_tracker import TrackingUnavailable
 from provenant.store.outages import describe_database_error
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from provenant.bootstrap import Services
 from provenant.domain.lineage import Lineage
 from provenant.lineage.audit import record_repairs
-from provenant.lineage.tracking import (
+from provenant.adapters.mlflow_tracker import (
     EXECUTION_TAG, WORKFLOW_TAG, Tracker, TrackingUnavailable, run_matches, tag_filter)
 from provenant.store.outages import describe_database_error, retry_transient
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from provenant.bootstrap import Services
 from provenant.domain.lineage import Lineage
 from provenant.lineage.context import current_run
-from provenant.lineage.tracking import TrackingUnavailable
+from provenant.adapters.mlflow_tracker import TrackingUnavailable
 
 
 @dataclass(frozen=True, slots=True)

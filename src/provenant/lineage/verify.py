@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from provenant.bootstrap import Services
 from provenant.domain.artifacts import Artifact
 from provenant.domain.lineage import is_valid_run_id
-from provenant.lineage.tracking import EXECUTION_TAG, WORKFLOW_TAG, TrackingUnavailable
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG, TrackingUnavailable
 
 _LOOKUP_CHUNK = 500  # artifacts read per step; their distinct runs are fetched 100 per call
 

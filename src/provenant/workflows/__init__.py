@@ -1,6 +1,6 @@
 """Workflows: a step runner and ibkr_trading_signal_workflow with its providers.
 
-The engine interface (documented in :mod:`provenant.workflows.runner`)::
+The engine interface (documented in :mod:`provenant.workflows.engine.runner`)::
 
     get_workflow(workflow_id) -> Workflow          # .step_names, in order
     start_inputs(workflow_id, symbol, params=None) -> dict
@@ -8,9 +8,9 @@ The engine interface (documented in :mod:`provenant.workflows.runner`)::
     run_workflow(workflow_id, symbol, execution_id=None, *, params=None, on_step=None)
         -> WorkflowResult                           # raises WorkflowFailed
 """
-from provenant.workflows.events import StepEvent, StepFailed, WorkflowFailed, WorkflowResult
-from provenant.workflows.registry import UnknownWorkflow, get_workflow, list_workflows
-from provenant.workflows.runner import (
+from provenant.workflows.engine.events import StepEvent, StepFailed, WorkflowFailed, WorkflowResult
+from provenant.workflows.engine.registry import UnknownWorkflow, get_workflow, list_workflows
+from provenant.workflows.engine.runner import (
     default_execution_id, execute_step, run_workflow, start_inputs)
 
 __all__ = ["StepEvent", "StepFailed", "UnknownWorkflow", "WorkflowFailed", "WorkflowResult",

@@ -1,1 +1,0 @@
-"""Thin route modules, one per concept."""

@@ -1,0 +1,1 @@
+"""The HTTP face: the app factory, middleware and dependencies; api/ and web/ are sibling routers."""

@@ -1,0 +1,111 @@
+"""What the Artifact Detail drawer shows: lineage in words and a body per artifact type."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from provenant.domain.artifacts import Artifact, ArtifactType
+from provenant.domain.lineage import LineageStatus, mlflow_run_url
+from provenant.http.web.format import (
+    label, number_or_none, show, show_latency, show_number, show_percent, show_time,
+)
+
+STATUS_WORDS = {
+    LineageStatus.persisted: "Captured",
+    LineageStatus.repaired: "Repaired",
+    LineageStatus.pending: "Pending",
+    LineageStatus.unavailable: "Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class LineageView:
+    """The ribbon's lineage: ids, status in words, and the deep link or why there is none."""
+
+    status: str
+    words: str
+    explanation: str
+    run_id: str | None
+    experiment_id: str | None
+    url: str | None
+    no_link_reason: str | None  # only when ids exist but make no valid link
+
+
+def lineage_view(artifact: Artifact, status: LineageStatus, ui_url: str) -> LineageView:
+    """Describe an artifact's lineage for people; `status` comes from hydration or storage."""
+    lineage = artifact.lineage
+    url = mlflow_run_url(ui_url, lineage)
+    explanation = {
+        LineageStatus.persisted: "Captured when the artifact was stored.",
+        LineageStatus.repaired:
+            f"Filled in from MLflow on {show_time(artifact.lineage_repaired_at)}.",
+        LineageStatus.pending: (
+            "No MLflow run has been logged for this execution yet; the link appears "
+            "once the run exists." if artifact.execution_id else
+            "This artifact names no workflow execution, so no MLflow run can be found for it."),
+        LineageStatus.unavailable: (
+            "The MLflow tracking server could not be reached, so the run could not be "
+            "looked up. Try again later."),
+    }[status]
+    reason = None
+    if url is None and lineage is not None:
+        reason = ("The stored run or experiment id is not a valid MLflow id, so no link "
+                  "can be built.")
+    return LineageView(status=status.value, words=STATUS_WORDS[status], explanation=explanation,
+                       run_id=lineage.run_id if lineage else None,
+                       experiment_id=lineage.experiment_id if lineage else None,
+                       url=url, no_link_reason=reason)
+
+
+@dataclass
+class Body:
+    """The type-specific part of the drawer: labelled facts, long texts and leftovers."""
+
+    title: str = "Details"
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    indicators: list[tuple[str, str]] = field(default_factory=list)
+    extra: list[tuple[str, str]] = field(default_factory=list)
+
+
+# The facts each type always shows (a dash when absent): label, payload key, format.
+_FACTS: dict[ArtifactType, list[tuple[str, str, Callable[[Any], str]]]] = {
+    ArtifactType.chart: [("Chart type", "chart_type", show)],
+    ArtifactType.llm: [("Model", "model_name", show), ("Provider", "provider", show),
+                       ("Latency", "latency_ms", show_latency),
+                       ("Prompt tokens", "prompt_tokens", show),
+                       ("Completion tokens", "completion_tokens", show)],
+    ArtifactType.signal: [("Action", "action", show), ("Confidence", "confidence", show_percent),
+                          ("Entry", "entry_price", show), ("Stop", "stop_loss", show),
+                          ("Target", "take_profit", show), ("Risk-reward", "risk_reward", show)],
+    ArtifactType.order: [("Side", "side", show), ("Quantity", "quantity", show),
+                         ("Order type", "order_type", show), ("Limit price", "limit_price", show),
+                         ("Stop", "stop_loss", show), ("Target", "take_profit", show)],
+}
+_TITLES = {ArtifactType.chart: "Chart", ArtifactType.llm: "LLM analysis",
+           ArtifactType.signal: "Signal", ArtifactType.order: "Order"}
+# Long texts, shown whole in their own blocks.
+_TEXTS: dict[ArtifactType, list[tuple[str, str]]] = {
+    ArtifactType.llm: [("Prompt", "prompt"), ("Response", "response")],
+    ArtifactType.signal: [("Rationale", "rationale")],
+}
+
+
+def body_of(artifact: Artifact) -> Body:
+    """Split the payload into the type's facts, its long texts, indicators and the rest."""
+    payload, body = artifact.payload, Body(title=_TITLES.get(artifact.type, "Details"))
+    facts, texts = _FACTS.get(artifact.type, []), _TEXTS.get(artifact.type, [])
+    body.facts = [(title, fmt(payload.get(key))) for title, key, fmt in facts]
+    body.texts = [(title, show(payload.get(key))) for title, key in texts]
+    indicators = payload.get("indicators")
+    if isinstance(indicators, dict):
+        body.indicators = [(label(k), _indicator(v)) for k, v in indicators.items()]
+    used = {key for _, key, _ in facts} | {key for _, key in texts} | {"indicators"}
+    body.extra = [(label(k), show(v)) for k, v in payload.items() if k not in used]
+    return body
+
+
+def _indicator(value: Any) -> str:
+    number = number_or_none(value) if not isinstance(value, str) else None
+    return show_number(number) if number is not None else show(value)

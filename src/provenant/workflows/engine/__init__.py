@@ -1,0 +1,1 @@
+"""The engine-agnostic step runner: steps, events, the registry of workflows."""
