@@ -1,100 +1,54 @@
-"""Store artifacts with their lineage: the Python API of the CONTRACT."""
+"""Store artifacts with their lineage: the Python API of the CONTRACT.
+
+An entrypoint (like the CLI): it binds the process's services to the store path
+(`provenant.service.storing.ArtifactWriter`), whose methods document the keywords.
+"""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from provenant import runtime
 from provenant.bootstrap import Services, get_services
-from provenant.domain.artifacts import Artifact, ArtifactType, NewArtifact
-from provenant.lineage.resolve import resolve_store_lineage
-from provenant.adapters.blobs import image_key, sniff_image
+from provenant.domain.artifacts import Artifact, ArtifactType
+from provenant.service.storing import ArtifactWriter
 
 
-def store_artifact(artifact_type: ArtifactType | str, *, name: str, symbol: str | None = None,
-                   payload: dict[str, Any] | None = None, image: bytes | str | Path | None = None,
-                   step_name: str | None = None, workflow_id: str | None = None,
-                   execution_id: str | None = None, run_id: str | None = None,
-                   experiment_id: str | None = None, dag_id: str | None = None,
-                   task_id: str | None = None, services: Services | None = None) -> Artifact:
+def writer_for(services: Services | None = None) -> ArtifactWriter:
+    """The store path on these services (default: the process's)."""
+    return runtime.writer(services or get_services())
+
+
+def store_artifact(artifact_type: ArtifactType | str, *, services: Services | None = None,
+                   **kwargs: Any) -> Artifact:
     """Validate and store one artifact (and its image), lineage resolved as it is stored."""
-    services = services or get_services()
-    resolved = resolve_store_lineage(services, workflow_id=workflow_id, execution_id=execution_id,
-                                     run_id=run_id, experiment_id=experiment_id)
-    new = NewArtifact(
-        type=artifact_type, name=name, symbol=symbol, payload=payload or {},
-        step_name=step_name, workflow_id=resolved.workflow_id,
-        execution_id=resolved.execution_id, dag_id=dag_id, task_id=task_id,
-        run_id=resolved.lineage.run_id if resolved.lineage else None,
-        experiment_id=resolved.lineage.experiment_id if resolved.lineage else None)
-    key = content_type = None
-    if image is not None:
-        data = image if isinstance(image, bytes) else Path(image).read_bytes()
-        content_type = sniff_image(data)
-        key = image_key(data, content_type)
-        services.blobs.put(key, data, content_type)  # blob first: a row never points at nothing
-    return services.artifacts.add(new, key, content_type)
+    return writer_for(services).store(artifact_type, **kwargs)
 
 
-def store_chart_artifact(*, name: str, symbol: str | None, image: bytes | str | Path,
-                         chart_type: str, step_name: str | None = None,
-                         **kwargs: Any) -> Artifact:
-    """Store a chart image (PNG/JPEG/GIF/WebP bytes or a path) with its chart type."""
-    common, extra = _split(kwargs)
-    return store_artifact(ArtifactType.chart, name=name, symbol=symbol, image=image,
-                          step_name=step_name, payload={"chart_type": chart_type, **extra},
-                          **common)
+def store_chart_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+    """Store a chart image: name, symbol, image (bytes or a path), chart_type, step_name."""
+    return writer_for(services).chart(**kwargs)
 
 
-def store_llm_artifact(*, name: str, symbol: str | None, prompt: str, response: str,
-                       model_name: str, step_name: str | None = None,
-                       **kwargs: Any) -> Artifact:
-    """Store an LLM exchange: prompt, response and model (plus provider, latency, tokens)."""
-    common, extra = _split(kwargs)
-    payload = {"prompt": prompt, "response": response, "model_name": model_name, **extra}
-    return store_artifact(ArtifactType.llm, name=name, symbol=symbol, payload=payload,
-                          step_name=step_name, **common)
+def store_llm_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+    """Store an LLM exchange: name, symbol, prompt, response, model_name, step_name."""
+    return writer_for(services).llm(**kwargs)
 
 
-def store_signal_artifact(*, name: str, symbol: str | None, action: str, confidence: float,
-                          step_name: str | None = None, **kwargs: Any) -> Artifact:
-    """Store a trading signal: BUY/SELL/HOLD with a confidence in [0, 1]."""
-    common, extra = _split(kwargs)
-    payload = {"action": action, "confidence": confidence, **extra}
-    return store_artifact(ArtifactType.signal, name=name, symbol=symbol, payload=payload,
-                          step_name=step_name, **common)
+def store_signal_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+    """Store a trading signal: name, symbol, action (BUY/SELL/HOLD), confidence, step_name."""
+    return writer_for(services).signal(**kwargs)
 
 
-def store_order_artifact(*, name: str, symbol: str | None, side: str, quantity: float,
-                         order_type: str, step_name: str | None = None,
-                         **kwargs: Any) -> Artifact:
-    """Store an order (paper or routed to a broker)."""
-    common, extra = _split(kwargs)
-    payload = {"side": side, "quantity": quantity, "order_type": order_type, **extra}
-    return store_artifact(ArtifactType.order, name=name, symbol=symbol, payload=payload,
-                          step_name=step_name, **common)
+def store_order_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+    """Store an order: name, symbol, side, quantity, order_type, step_name."""
+    return writer_for(services).order(**kwargs)
 
 
-def store_trade_artifact(*, name: str, symbol: str | None, step_name: str | None = None,
-                         **kwargs: Any) -> Artifact:
-    """Store an executed trade (side, quantity, price, ...)."""
-    common, extra = _split(kwargs)
-    return store_artifact(ArtifactType.trade, name=name, symbol=symbol, payload=extra,
-                          step_name=step_name, **common)
+def store_trade_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+    """Store an executed trade: name, symbol, step_name and its fields."""
+    return writer_for(services).trade(**kwargs)
 
 
-def store_portfolio_artifact(*, name: str, symbol: str | None = None,
-                             step_name: str | None = None, **kwargs: Any) -> Artifact:
-    """Store a portfolio snapshot (positions, cash, ...)."""
-    common, extra = _split(kwargs)
-    return store_artifact(ArtifactType.portfolio, name=name, symbol=symbol, payload=extra,
-                          step_name=step_name, **common)
-
-
-_COMMON = ("workflow_id", "execution_id", "run_id", "experiment_id", "dag_id", "task_id",
-           "services")
-
-
-def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Workflow/lineage keywords vs. extra payload keys."""
-    common = {k: kwargs.pop(k) for k in _COMMON if k in kwargs}
-    return common, kwargs
+def store_portfolio_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+    """Store a portfolio snapshot: name, symbol, step_name and its fields."""
+    return writer_for(services).portfolio(**kwargs)

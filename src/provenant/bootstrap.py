@@ -1,13 +1,18 @@
-"""The composition root: settings -> engine, repositories, blob store, tracker."""
+"""The composition root: settings -> engine, repositories, blob store, tracker.
+
+Imported only by entrypoints (cli/, airflow/, http/, the public Python API faces
+`provenant.artifacts` and `provenant.lineage`); everything below them is handed the parts
+it needs.
+"""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 from functools import cached_property
 
-from provenant.config import Settings, get_settings
-from provenant.adapters.mlflow_tracker import Tracker
 from provenant.adapters.blobs import BlobStore, open_blob_store
+from provenant.adapters.mlflow_tracker import MlflowTracker
+from provenant.config import Settings, get_settings
 from provenant.store.database import create_db_engine, ensure_schema
 from provenant.store.execution_runs import ExecutionRunRegistry
 from provenant.store.repository import ArtifactRepository
@@ -38,8 +43,11 @@ class Services:
         return open_blob_store(self.settings.blob_store_url, self.settings.s3_endpoint_url)
 
     @cached_property
-    def tracker(self) -> Tracker:
-        return Tracker(self.settings.mlflow_tracking_uri)
+    def tracker(self) -> MlflowTracker:
+        settings = self.settings
+        # Local stores keep run files under PROVENANT_HOME; a server decides for itself.
+        root = None if settings.tracking_is_server else (settings.home / "mlartifacts").as_uri()
+        return MlflowTracker(settings.mlflow_tracking_uri, artifact_root=root)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
-from provenant.adapters.mlflow_ui import MLFLOW_HTTP_DEFAULTS
+from provenant.adapters.mlflow_tracker import MLFLOW_ENVIRONMENT
 from tests.support.mlflow_server import free_port
 
 TOKEN = "t0ken-for-tests"
@@ -83,7 +83,7 @@ def api(api_settings, start_api) -> TestClient:
 @pytest.fixture
 def short_mlflow_retries(monkeypatch):
     """MLflow HTTP retries as `provenant serve` sets them."""
-    for name, value in MLFLOW_HTTP_DEFAULTS.items():
+    for name, value in MLFLOW_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
 
 

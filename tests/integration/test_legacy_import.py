@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from provenant import runtime
 from provenant.bootstrap import configure, reset_services
-from provenant.service.legacy_import import import_legacy
 from provenant.store.legacy import LegacySourceError
 from tests.integration.test_repair_cli import cli
 from tests.conftest import _postgres_url
@@ -62,10 +62,10 @@ def sqlite_services(make_settings, tmp_path, mlflow_uri):
 
 def check_imported(services, report, image: bytes) -> None:
     assert report.imported == [24, 25, 26, 27, 28, 29, 30]
-    assert {f["id"] for f in report.failed} == {31, 32, 33}
-    reasons = {f["id"]: f["reason"] for f in report.failed}
+    assert {f.id for f in report.failed} == {31, 32, 33}
+    reasons = {f.id: f.reason for f in report.failed}
     assert "action" in reasons[31] and "quantity" in reasons[32] and "table" in reasons[33]
-    assert [w["id"] for w in report.warnings] == [30]
+    assert [w.id for w in report.warnings] == [30]
 
     chart = services.artifacts.get(24)
     assert (chart.type, chart.run_id, chart.execution_id, chart.workflow_id) == (
@@ -103,12 +103,12 @@ def test_import_from_sqlite_keeps_ids_types_lineage_and_images(services, tmp_pat
     rows = legacy_rows(tmp_path)
     url = sqlite_legacy_url(tmp_path / "legacy.db")
     LegacyDb(url).add(*rows).close()
-    report = import_legacy(services, url, images_root=tmp_path)
+    report = runtime.import_rows(services, url, images_root=tmp_path)
     check_imported(services, report, (tmp_path / "charts" / "tsla_daily.png").read_bytes())
 
-    again = import_legacy(services, url, images_root=tmp_path)
+    again = runtime.import_rows(services, url, images_root=tmp_path)
     assert again.imported == [] and again.skipped == [24, 25, 26, 27, 28, 29, 30]
-    assert {f["id"] for f in again.failed} == {31, 32, 33}
+    assert {f.id for f in again.failed} == {31, 32, 33}
     assert services.artifacts.count() == 7
     # New artifacts continue after the imported ids.
     from provenant.artifacts import store_signal_artifact
@@ -121,7 +121,7 @@ def test_import_from_sqlite_keeps_ids_types_lineage_and_images(services, tmp_pat
 def test_import_from_postgres_source(services, tmp_path):
     with postgres_legacy_url(_postgres_url()) as url:
         LegacyDb(url).add(*legacy_rows(tmp_path)).close()
-        report = import_legacy(services, url, images_root=tmp_path)
+        report = runtime.import_rows(services, url, images_root=tmp_path)
         check_imported(services, report, (tmp_path / "charts" / "tsla_daily.png").read_bytes())
 
 
@@ -144,7 +144,7 @@ def test_cli_reports_json_and_fails_on_bad_rows(sqlite_services, tmp_path):
 def test_unusable_sources_are_clear_errors(sqlite_services, tmp_path, make_source, message):
     source = make_source(tmp_path)
     with pytest.raises(LegacySourceError, match=message):
-        import_legacy(sqlite_services, source)
+        runtime.import_rows(sqlite_services, source)
     result = cli(sqlite_services, "artifacts", "import-legacy", "--from", source)
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr

@@ -7,10 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
+from provenant import runtime
 from provenant.http.app import create_app
 from provenant.bootstrap import Services
-from provenant.service.legacy_import import import_legacy
-from provenant.lineage.repair import repair_lineage
 from tests.support.legacy_db import (
     WORKFLOW, LegacyDb, bulk_create_runs, chart_row, signal_row, sqlite_legacy_url)
 
@@ -33,7 +32,7 @@ def legacy_with_runs(services, mlflow_uri, tmp_path, executions: int = EXECUTION
             execution_of[artifact_id] = execution
     url = sqlite_legacy_url(tmp_path / "legacy.db")
     LegacyDb(url).add(*rows).close()
-    assert len(import_legacy(services, url).imported) == len(rows)
+    assert len(runtime.import_rows(services, url).imported) == len(rows)
     experiment = MlflowClient(mlflow_uri).create_experiment("legacy")
     executions = sorted(set(execution_of.values()))
     run_ids = bulk_create_runs(mlflow_uri, experiment,
@@ -53,7 +52,7 @@ def test_two_jobs_and_reads_write_each_artifact_once(services, mlflow_uri, tmp_p
             own = Services(services.settings)
             _ = (own.engine, own.tracker.client)  # connect first, so the jobs overlap
             start_together.wait()
-            reports.append(repair_lineage(own, batch_size=7))
+            reports.append(runtime.repair(own, batch_size=7))
         except Exception as exc:
             errors.append(exc)
 
@@ -101,12 +100,12 @@ def test_rerun_after_a_crash_finishes_the_work(services, mlflow_uri, tmp_path):
             raise Crash("killed after the first batch")
 
     with pytest.raises(Crash):
-        repair_lineage(services, batch_size=50, progress=crash_after_first_batch)
+        runtime.repair(services, batch_size=50, progress=crash_after_first_batch)
     assert len(services.artifacts.repairs(limit=10_000)) == 50
 
-    report = repair_lineage(services, batch_size=50)
+    report = runtime.repair(services, batch_size=50)
     assert report.errors == [] and report.scanned == len(expected) - 50
     assert len(report.repaired) == len(expected) - 50
     audit = services.artifacts.repairs(limit=10_000)
     assert sorted(row.artifact_id for row in audit) == sorted(expected)
-    assert repair_lineage(services).scanned == 0
+    assert runtime.repair(services).scanned == 0

@@ -6,10 +6,10 @@ import threading
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
+from provenant import runtime
 from provenant.http.app import create_app
 from provenant.artifacts import store_signal_artifact
 from provenant.bootstrap import configure
-from provenant.lineage.repair import repair_lineage
 from provenant.lineage.scheduler import PeriodicRepair
 from tests.support.legacy_db import WORKFLOW, bulk_create_runs, create_run
 
@@ -44,7 +44,7 @@ def test_matching_rules_match_hydration(services, mlflow_uri):
     create_run(client, exp_a, "e-other-workflow", workflow_id="another_workflow")
     create_run(client, exp_a, "e-newest", start_time=1_000_000_000_000)
 
-    report = repair_lineage(services)
+    report = runtime.repair(services)
 
     got = {r.artifact_id: r.run_id for r in report.repaired}
     assert got == {artifacts[k].id: runs[k].info.run_id for k in runs}
@@ -61,7 +61,7 @@ def test_workflow_filter_and_few_executions_ask_per_execution(services, mlflow_u
     bulk_create_runs(mlflow_uri, experiment,
                      [(f"busy-{n}", WORKFLOW, 1_700_000_000_000 + n) for n in range(3_000)])
 
-    report = repair_lineage(services, workflow_id=WORKFLOW)
+    report = runtime.repair(services, workflow_id=WORKFLOW)
 
     assert [r.artifact_id for r in report.repaired] == [wanted.id]
     assert report.scanned == 1 and services.artifacts.get(other.id).run_id is None
@@ -92,7 +92,7 @@ def test_periodic_repair_runs_survives_failures_and_stops(services, mlflow_uri, 
     artifact = pending("scheduled-1")
     create_run(MlflowClient(mlflow_uri), "0", "scheduled-1")
     passes = threading.Semaphore(0)
-    scheduler = PeriodicRepair(services, interval_seconds=0.05)
+    scheduler = PeriodicRepair(lambda: runtime.repair(services), interval_seconds=0.05)
     real_run_once = scheduler.run_once
 
     def counted():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from mlflow.tracking import MlflowClient
 
-from provenant.service.legacy_import import import_legacy
-from provenant.lineage.repair import repair_lineage
+from provenant import runtime
+
 from tests.support.legacy_db import (
     WORKFLOW, LegacyDb, bulk_create_runs, chart_row, llm_row, signal_row, sqlite_legacy_url)
 
@@ -47,11 +47,11 @@ def build_runs(mlflow_uri: str) -> dict[str, tuple[str, str]]:
 
 
 def test_ten_thousand_artifacts_need_few_tracking_calls(services, mlflow_uri, tmp_path):
-    imported = import_legacy(services, build_legacy(tmp_path / "legacy.db"))
+    imported = runtime.import_rows(services, build_legacy(tmp_path / "legacy.db"))
     assert len(imported.imported) == EXECUTIONS * PER_EXECUTION and not imported.failed
     expected = build_runs(mlflow_uri)
 
-    report = repair_lineage(services)
+    report = runtime.repair(services)
 
     assert report.errors == []
     assert report.scanned == EXECUTIONS * PER_EXECUTION and report.executions == EXECUTIONS

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
+from provenant import runtime
 from provenant.artifacts import store_llm_artifact, store_signal_artifact
 from provenant.lineage import mlflow_run_context
-from provenant.lineage.verify import verify_lineage
 from tests.integration.test_repair_cli import cli
 from tests.support.legacy_db import WORKFLOW
 
@@ -21,7 +21,7 @@ def test_sound_lineage_verifies_clean_with_batched_lookups(services):
     with mlflow_run_context(workflow_id=WORKFLOW, execution_id="verify-b"):
         artifacts.append(store_llm_artifact(name="l", symbol="TSLA", prompt="p", response="r",
                                             model_name="m"))
-    report = verify_lineage(services)
+    report = runtime.verify(services)
     assert report.ok and report.checked == 6 and report.runs == 2
     assert report.tracking_calls <= 2  # experiments + one batched run search, not one per row
 

@@ -48,10 +48,10 @@ def test_the_workflow_lists_its_steps_in_order():
 
 def test_steps_run_one_per_call_in_one_run(workflow_services, mlflow_uri):
     client, execution_id = MlflowClient(mlflow_uri), "scheduled__2026-11-25T10:00:00+00:00"
-    state = start_inputs(WF, "tsla")
+    state = start_inputs(WF, "tsla", settings=workflow_services.settings)
     assert state["symbol"] == "TSLA" and state["params"]["analyst"] == "rules"
     for name in STEPS:
-        state = through_xcom(execute_step(WF, name, execution_id, state))
+        state = through_xcom(execute_step(WF, name, execution_id, state, services=workflow_services))
         status = client.get_run(state["run_id"]).info.status
         assert status == ("FINISHED" if name == STEPS[-1] else "RUNNING"), name
     run = client.get_run(state["run_id"])
@@ -73,12 +73,12 @@ def test_steps_run_one_per_call_in_one_run(workflow_services, mlflow_uri):
 def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services, mlflow_uri,
                                                               llm):
     client, execution_id = MlflowClient(mlflow_uri), "retry-1"
-    state = start_inputs(WF, "NVDA", {"analyst": "openai"})
+    state = start_inputs(WF, "NVDA", {"analyst": "openai"}, settings=workflow_services.settings)
     for name in STEPS[:3]:
-        state = through_xcom(execute_step(WF, name, execution_id, state))
+        state = through_xcom(execute_step(WF, name, execution_id, state, services=workflow_services))
     llm.default = llm.answer("no JSON today").replies.pop()
     with pytest.raises(StepFailed, match="step analyze_with_llm failed: .*no valid signal"):
-        execute_step(WF, "analyze_with_llm", execution_id, state)
+        execute_step(WF, "analyze_with_llm", execution_id, state, services=workflow_services)
     assert client.get_run(state["run_id"]).info.status == "FAILED"
     kept = workflow_services.artifacts.by_execution(execution_id)
     assert [(a.type, a.payload.get("valid")) for a in kept] == [
@@ -89,7 +89,7 @@ def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services,
                               "entry_price": 100, "stop_loss": 104, "take_profit": 92,
                               "rationale": "Lower highs."}).replies.pop()
     for name in STEPS[3:]:  # the task is retried: same execution, same run
-        state = through_xcom(execute_step(WF, name, execution_id, state))
+        state = through_xcom(execute_step(WF, name, execution_id, state, services=workflow_services))
     assert client.get_run(state["run_id"]).info.status == "FINISHED"
     llm_artifact = workflow_services.artifacts.get(state["analysis"]["llm_artifact_id"])
     assert llm_artifact.payload["model_name"] == "local-vision-model"
@@ -101,15 +101,17 @@ def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services,
 
 
 def test_hold_places_no_order_and_buy_records_a_paper_one(workflow_services):
-    base = start_inputs(WF, "MSFT")
+    base = start_inputs(WF, "MSFT", settings=workflow_services.settings)
     hold = {"action": "HOLD", "confidence": 0.5, "score": 0.02, "rationale": "mixed"}
-    out = execute_step(WF, "place_order", "hold-1", {**base, "signal": hold})
+    out = execute_step(WF, "place_order", "hold-1", {**base, "signal": hold},
+                       services=workflow_services)
     assert out["order"] == {"status": "skipped", "broker": "paper", "artifact_id": None,
                             "reason": "signal is HOLD: no order placed"}
     assert workflow_services.artifacts.by_execution("hold-1") == []
     buy = {"action": "BUY", "confidence": 0.8, "score": 0.5, "entry_price": 200,
            "stop_loss": 190, "take_profit": 220, "rationale": "breakout"}
-    out = execute_step(WF, "place_order", "buy-1", {**base, "signal": buy})
+    out = execute_step(WF, "place_order", "buy-1", {**base, "signal": buy},
+                       services=workflow_services)
     [order] = workflow_services.artifacts.by_execution("buy-1")
     assert order.id == out["order"]["artifact_id"] and order.type == "order"
     assert order.payload == {"side": "BUY", "quantity": 10, "order_type": "LMT",
@@ -119,12 +121,14 @@ def test_hold_places_no_order_and_buy_records_a_paper_one(workflow_services):
 
 def test_bad_step_inputs_fail_the_step_clearly(workflow_services):
     with pytest.raises(StepFailed, match="generate_daily_chart failed: .*market"):
-        execute_step(WF, "generate_daily_chart", "bad-inputs", {"symbol": "TSLA"})
+        execute_step(WF, "generate_daily_chart", "bad-inputs", {"symbol": "TSLA"},
+                     services=workflow_services)
 
 
 def test_run_workflow_reports_each_step(workflow_services, mlflow_uri):
     events = []
-    result = run_workflow(WF, "AMZN", "inproc-1", on_step=events.append)
+    result = run_workflow(WF, "AMZN", "inproc-1", on_step=events.append,
+                          services=workflow_services)
     assert result.status == "FINISHED" and result.execution_id == "inproc-1"
     assert [(e.step, e.status) for e in events] == [
         (s, status) for s in STEPS for status in ("running", "succeeded")]
@@ -139,7 +143,7 @@ def test_run_workflow_failure_carries_the_failed_result(workflow_services, mlflo
     bad.write_text("date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n")
     with pytest.raises(WorkflowFailed, match="fetch_market_data failed: TSLA: 1 daily bars") \
             as caught:
-        run_workflow(WF, "TSLA", "inproc-fail",
+        run_workflow(WF, "TSLA", "inproc-fail", services=workflow_services,
                      params={"market_data_provider": "csv", "market_data_csv": str(bad)})
     result = caught.value.result
     assert (result.status, result.artifacts) == ("FAILED", [])
@@ -148,4 +152,4 @@ def test_run_workflow_failure_carries_the_failed_result(workflow_services, mlflo
 
 def test_unknown_parameters_are_rejected_before_any_run(workflow_services):
     with pytest.raises(ValueError, match="unknown workflow parameter.*colour"):
-        start_inputs(WF, "TSLA", {"colour": "red"})
+        start_inputs(WF, "TSLA", {"colour": "red"}, settings=workflow_services.settings)

@@ -14,12 +14,11 @@ import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
+from provenant import runtime
 from provenant.http.app import create_app
 from provenant.bootstrap import Services, configure, reset_services
-from provenant.service.legacy_import import import_legacy
-from provenant.lineage.repair import repair_lineage
 from provenant.adapters.mlflow_tracker import TrackingUnavailable
-from provenant.adapters.mlflow_ui import MLFLOW_HTTP_DEFAULTS
+from provenant.adapters.mlflow_tracker import MLFLOW_ENVIRONMENT
 from provenant.workflows import WorkflowFailed, run_workflow
 from tests.integration.test_api_common import LiveServer, api_settings  # noqa: F401  (fixture)
 from tests.integration.test_repair_cli import cli
@@ -62,7 +61,7 @@ def stopped(tracker) -> MlflowServer:
 @pytest.fixture
 def mlflow_default_retries(monkeypatch):
     """MLflow's own HTTP retry settings (minutes for a dead server), not `serve`'s short ones."""
-    for name in MLFLOW_HTTP_DEFAULTS:
+    for name in MLFLOW_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -72,7 +71,7 @@ def legacy_import(services, tmp_path, execution_id: str) -> None:
     url = sqlite_legacy_url(tmp_path / "legacy.db")
     LegacyDb(url).add(chart_row(24, execution_id), signal_row(23, execution_id),
                       chart_row(31, f"never-run-{execution_id}")).close()
-    assert import_legacy(services, url).imported == [23, 24, 31]
+    assert runtime.import_rows(services, url).imported == [23, 24, 31]
 
 
 def one_line(text: str) -> str:
@@ -245,7 +244,7 @@ def test_repair_reports_a_stopped_tracker_writes_nothing_then_repairs_once_it_is
         proxy.delay = 1.5
         through_proxy = Services(services.settings.model_copy(
             update={"mlflow_tracking_uri": proxy.url}))
-        slow = repair_lineage(through_proxy)
+        slow = runtime.repair(through_proxy)
         through_proxy.close()
     assert slow.repaired == [] and "timed out" in slow.errors[0]
     assert services.artifacts.repairs() == []

@@ -1,28 +1,52 @@
-"""MLflow lookups: experiments, runs by execution id, and safe filter strings."""
+"""The MLflow tracker: lineage's lookups and run lifecycle over MlflowClient, counted."""
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from functools import cached_property
+from pathlib import Path
 
-from provenant.domain.lineage import Lineage, is_valid_run_id
+from provenant.adapters.tracking import (
+    EXECUTION_TAG, WORKFLOW_TAG, RunQuery, TrackedRun, TrackingUnavailable)
+from provenant.domain.lineage import is_valid_run_id
 
-WORKFLOW_TAG = "workflow_id"
-EXECUTION_TAG = "execution_id"
 _PAGE = 1000
+# How long the reachability check before a run opens waits (less if MLFLOW_HTTP_REQUEST_TIMEOUT
+# says so). MLflow's own retries (7, with doubling back-off) would make a down server cost minutes.
+PROBE_TIMEOUT_SECONDS = 5.0
+
+# A down tracking server must fail a lookup in seconds, not after MLflow's default minutes of
+# retries, or hydration threads pile up behind it. Telemetry is off: Provenant runs on offline
+# and audited machines, and MLflow 3.17's telemetry thread races os.environ reads
+# (KeyError '_MLFLOW_TELEMETRY_SESSION_ID' while a run opens).
+MLFLOW_ENVIRONMENT = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+                      "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                      "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+                      "MLFLOW_DISABLE_TELEMETRY": "true",
+                      # MLflow prints "View run ..." links to stdout, which would corrupt --json.
+                      "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
 
 
-class TrackingUnavailable(RuntimeError):
-    """The MLflow tracking store could not be asked (down, slow or refusing)."""
+def configure_mlflow_client() -> dict[str, str]:
+    """Apply Provenant's MLflow client settings to this process (a user's own values win).
+
+    MLflow reads these from the environment at each call, so they are set here, once, where
+    the tracker is built; child processes (the MLflow UI, Airflow tasks) inherit them.
+    """
+    for name, value in MLFLOW_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    return {name: os.environ[name] for name in MLFLOW_ENVIRONMENT}
 
 
 def tag_filter(key: str, value: str) -> tuple[str, bool]:
     """A filter clause matching ``tags.key == value``, and whether it is exact.
 
-    MLflow strips the surrounding quotes of a value but unescapes nothing, so a
-    value holding both kinds of quote (or a backslash) cannot be said with `=`.
-    Then it becomes a LIKE pattern with `_` in those places, and callers check
-    the tag exactly on the runs that come back.
+    MLflow strips the surrounding quotes of a value but unescapes nothing, so a value holding
+    both kinds of quote (or a backslash) cannot be said with `=`. Then it becomes a LIKE
+    pattern with `_` in those places, and the runs that come back are checked exactly.
     """
     if "\\" not in value and "'" not in value:
         return f"tags.`{key}` = '{value}'", True
@@ -32,21 +56,37 @@ def tag_filter(key: str, value: str) -> tuple[str, bool]:
     return f"tags.`{key}` LIKE '{pattern}'", False
 
 
-def run_matches(tags: dict[str, str], execution_id: str, workflow_id: str | None) -> bool:
-    """A run belongs to an execution when its tags say so and its workflow (if tagged) agrees."""
-    if tags.get(EXECUTION_TAG) != execution_id:
-        return False
-    run_workflow = tags.get(WORKFLOW_TAG)
-    return run_workflow is None or workflow_id is None or run_workflow == workflow_id
+def query_filter(query: RunQuery) -> tuple[str, bool]:
+    """The MLflow filter string of a query, and whether MLflow's answer is already exact."""
+    clauses, exact = [], True
+    for key, value in query.tags:
+        clause, is_exact = tag_filter(key, value)
+        clauses.append(clause)
+        exact = exact and is_exact
+    if query.has_tag is not None:
+        clauses.append(f"tags.`{query.has_tag}` LIKE '%'")
+    return " AND ".join(clauses), exact
 
 
-class Tracker:
-    """A thin, counted wrapper over MlflowClient for the lookups lineage needs."""
+def _tracked(run) -> TrackedRun:
+    info = run.info
+    return TrackedRun(info.run_id, info.experiment_id, dict(run.data.tags),
+                      info.start_time or 0, info.status)
 
-    def __init__(self, tracking_uri: str) -> None:
+
+class MlflowTracker:
+    """A thin, counted wrapper over MlflowClient for what lineage needs."""
+
+    def __init__(self, tracking_uri: str, artifact_root: str | None = None) -> None:
+        configure_mlflow_client()
         self.tracking_uri = tracking_uri
-        self.calls = 0  # tracking round trips made, for metrics, tests and benchmarks
+        self.artifact_root = artifact_root  # where new experiments of a local store keep files
+        self.calls = 0
         self._lock = threading.Lock()
+
+    @property
+    def is_server(self) -> bool:
+        return self.tracking_uri.startswith(("http://", "https://"))
 
     @cached_property
     def client(self):
@@ -54,21 +94,42 @@ class Tracker:
 
         return MlflowClient(tracking_uri=self.tracking_uri)
 
-    def _count(self) -> None:
+    def _call(self, fn, *args, **kwargs):
         with self._lock:
             self.calls += 1
-
-    def _call(self, fn, *args, **kwargs):
-        self._count()
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
             if _is_not_found(exc) or _is_bad_request(exc):
                 raise
-            raise TrackingUnavailable(f"MLflow tracking at {self.tracking_uri}: {exc}") from exc
+            raise TrackingUnavailable(f"MLflow tracking at {self.tracking_uri}: "
+                                      f"{str(exc).splitlines()[0][:300]}") from exc
 
-    def active_experiment_ids(self) -> list[str]:
-        """Every active experiment, across pages."""
+    def ensure_reachable(self) -> None:
+        """Local stores always answer; a server counts as up when it answers below 500."""
+        if not self.is_server:
+            return
+        from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_TIMEOUT
+        from mlflow.utils.credentials import get_default_host_creds
+        from mlflow.utils.rest_utils import http_request
+
+        timeout = min(PROBE_TIMEOUT_SECONDS, MLFLOW_HTTP_REQUEST_TIMEOUT.get())
+        try:  # MLflow's own request helper: it applies the user's credentials and TLS
+            answer = http_request(get_default_host_creds(self.tracking_uri),
+                                  "/api/2.0/mlflow/experiments/search", "GET", max_retries=0,
+                                  backoff_factor=0, raise_on_status=False, timeout=timeout,
+                                  params={"max_results": 1})
+        except Exception as exc:
+            raise TrackingUnavailable(self._unreachable(_reason(exc, timeout))) from None
+        if answer.status_code >= 500:
+            raise TrackingUnavailable(self._unreachable(f"it answered HTTP {answer.status_code}"))
+
+    def _unreachable(self, reason: str) -> str:
+        return (f"the MLflow tracking server {self.tracking_uri} is not reachable ({reason}); "
+                "nothing was run or stored. Start it, or set PROVENANT_MLFLOW_TRACKING_URI to "
+                "one that runs")
+
+    def experiment_ids(self) -> list[str]:
         ids: list[str] = []
         token = None
         while True:
@@ -79,73 +140,116 @@ class Tracker:
             if not token:
                 return ids
 
-    def search_runs(self, filter_string: str, experiment_ids: list[str] | None = None,
-                    page_size: int = _PAGE) -> Iterator:
-        """Active runs matching a filter, newest start_time first, page by page."""
-        for page in self.search_run_pages(filter_string, experiment_ids, page_size):
-            yield from page
-
-    def search_run_pages(self, filter_string: str, experiment_ids: list[str] | None = None,
-                         page_size: int = _PAGE) -> Iterator[list]:
-        """Like search_runs, one list per page: each page is one tracking call."""
-        experiment_ids = experiment_ids or self.active_experiment_ids()
+    def run_pages(self, query: RunQuery, experiment_ids: list[str] | None = None,
+                  page_size: int = _PAGE) -> Iterator[list[TrackedRun]]:
+        experiment_ids = experiment_ids or self.experiment_ids()
         if not experiment_ids:
             return
+        filter_string, exact = query_filter(query)
         token = None
         while True:
             page = self._call(self.client.search_runs, experiment_ids, filter_string,
                               max_results=page_size, page_token=token,
                               order_by=["attributes.start_time DESC"])
-            yield list(page)
+            runs = [_tracked(r) for r in page]
+            yield runs if exact else [r for r in runs if query.matches(r.tags)]
             token = page.token
             if not token:
                 return
 
-    def runs_by_id(self, run_ids: list[str], experiment_ids: list[str] | None = None,
-                   chunk: int = 100) -> dict:
-        """Active runs by id, `chunk` ids per call (`attributes.run_id IN` is supported).
-
-        Ids that are not well-formed MLflow run ids are never put in a filter.
-        """
-        wanted = [r for r in dict.fromkeys(run_ids) if is_valid_run_id(r)]
-        if not wanted:
-            return {}
-        experiment_ids = experiment_ids or self.active_experiment_ids()
-        found: dict = {}
-        for start in range(0, len(wanted), chunk):
-            quoted = ", ".join(f"'{r}'" for r in wanted[start:start + chunk])
-            for run in self.search_runs(f"attributes.run_id IN ({quoted})", experiment_ids):
-                found[run.info.run_id] = run
-        return found
-
-    def find_execution_run(self, execution_id: str, workflow_id: str | None = None,
-                           experiment_ids: list[str] | None = None) -> Lineage | None:
-        """The newest run tagged with this execution id that may belong to the workflow."""
-        clause, _exact = tag_filter(EXECUTION_TAG, execution_id)
-        for run in self.search_runs(clause, experiment_ids, page_size=100):
-            if run_matches(run.data.tags, execution_id, workflow_id):
-                return Lineage(run.info.run_id, run.info.experiment_id)
-        return None
-
-    def find_workflow_run(self, workflow_id: str, execution_id: str) -> Lineage | None:
-        """The newest run tagged with both ids exactly."""
-        clause, _ = tag_filter(EXECUTION_TAG, execution_id)
-        workflow_clause, _ = tag_filter(WORKFLOW_TAG, workflow_id)
-        for run in self.search_runs(f"{clause} AND {workflow_clause}", page_size=100):
-            tags = run.data.tags
-            if tags.get(EXECUTION_TAG) == execution_id and tags.get(WORKFLOW_TAG) == workflow_id:
-                return Lineage(run.info.run_id, run.info.experiment_id)
-        return None
-
-    def get_run(self, run_id: str):
-        """The run, or None when it does not exist or was deleted."""
+    def get_run(self, run_id: str) -> TrackedRun | None:
         try:
             run = self._call(self.client.get_run, run_id)
         except Exception as exc:
             if _is_not_found(exc) or _is_bad_request(exc):
                 return None
             raise
-        return None if run.info.lifecycle_stage == "deleted" else run
+        return None if run.info.lifecycle_stage == "deleted" else _tracked(run)
+
+    def runs_by_id(self, run_ids: list[str], experiment_ids: list[str] | None = None,
+                   chunk: int = 100) -> dict[str, TrackedRun]:
+        """`chunk` ids per call; ids that are not well-formed never reach a filter."""
+        wanted = [r for r in dict.fromkeys(run_ids) if is_valid_run_id(r)]
+        if not wanted:
+            return {}
+        experiment_ids = experiment_ids or self.experiment_ids()
+        found: dict[str, TrackedRun] = {}
+        for start in range(0, len(wanted), chunk):
+            quoted = ", ".join(f"'{r}'" for r in wanted[start:start + chunk])
+            token = None
+            while True:
+                page = self._call(self.client.search_runs, experiment_ids,
+                                  f"attributes.run_id IN ({quoted})", max_results=_PAGE,
+                                  page_token=token)
+                found.update((r.info.run_id, _tracked(r)) for r in page)
+                token = page.token
+                if not token:
+                    break
+        return found
+
+    def create_run(self, experiment_name: str, tags: dict[str, str],
+                   run_name: str) -> TrackedRun:
+        client = self.client
+        experiment = self._call(client.get_experiment_by_name, experiment_name)
+        if experiment is None:
+            try:
+                experiment_id = client.create_experiment(experiment_name,
+                                                         artifact_location=self.artifact_root)
+            except Exception:  # another process created it in the meantime
+                experiment = self._call(client.get_experiment_by_name, experiment_name)
+                if experiment is None:
+                    raise
+                experiment_id = experiment.experiment_id
+        else:
+            experiment_id = experiment.experiment_id
+            if experiment.lifecycle_stage == "deleted":
+                self._call(client.restore_experiment, experiment_id)
+        return _tracked(self._call(client.create_run, experiment_id, run_name=run_name[:250],
+                                   tags=tags))
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self._call(self.client.set_tag, run_id, key, value)
+
+    def set_status(self, run_id: str, status: str) -> None:
+        if status == "RUNNING":
+            self._call(self.client.update_run, run_id, status="RUNNING")
+        else:
+            self._call(self.client.set_terminated, run_id, status)
+
+    def delete_run(self, run_id: str) -> None:
+        self._call(self.client.delete_run, run_id)
+
+    def log_run(self, run_id: str, *, params: dict[str, str], metrics: dict[str, float],
+                tags: dict[str, str], files: dict[str, bytes]) -> None:
+        """One batch of params, metrics and tags, then the files as run artifacts."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        self._call(self.client.log_batch, run_id,
+                   metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+                   params=[Param(k, v) for k, v in params.items()],
+                   tags=[RunTag(k, v) for k, v in tags.items()])
+        if not files:
+            return
+        with tempfile.TemporaryDirectory(prefix="provenant-run-files-") as folder:
+            for path, data in files.items():
+                target = Path(folder) / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            self._call(self.client.log_artifacts, run_id, folder)
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """A short cause for a failed request (MLflow wraps requests' long messages)."""
+    import requests
+
+    causes = [exc, exc.__cause__, exc.__context__]
+    # Without retries urllib3 reports a read timeout as a ConnectionError saying "timed out".
+    if any(isinstance(c, requests.exceptions.Timeout) or "timed out" in str(c) for c in causes):
+        return f"no answer within {timeout:g} s"
+    if any(isinstance(c, requests.exceptions.ConnectionError) for c in causes):
+        return "the connection was refused or dropped"
+    return str(exc).splitlines()[0][:200]
 
 
 def _error_code(exc: Exception) -> str | None:
@@ -158,3 +262,7 @@ def _is_not_found(exc: Exception) -> bool:
 
 def _is_bad_request(exc: Exception) -> bool:
     return _error_code(exc) == "INVALID_PARAMETER_VALUE"
+
+
+__all__ = ["EXECUTION_TAG", "MlflowTracker", "TrackingUnavailable", "WORKFLOW_TAG",
+           "configure_mlflow_client", "query_filter", "tag_filter"]

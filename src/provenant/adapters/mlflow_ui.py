@@ -15,24 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from provenant.adapters.mlflow_tracker import configure_mlflow_client
 from provenant.config import Settings
 
 log = logging.getLogger("provenant.adapters.mlflow_ui")
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-# A down tracking server must fail a lookup in seconds, not after MLflow's default
-# minutes of retries, or hydration threads pile up behind it.
-MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-                        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                        "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-
-
-def limit_mlflow_http_retries() -> None:
-    """Short MLflow HTTP retries and timeout for this process, unless the user set them."""
-    for name, value in MLFLOW_HTTP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-
 
 def port_in_use(host: str, port: int) -> bool:
     """True when something already listens on (host, port)."""
@@ -110,6 +98,7 @@ class MlflowUi:
                 f"port {self.port} for the MLflow UI is already in use: stop what uses it, "
                 "set PROVENANT_MLFLOW_UI_URL to another port, or pass --no-mlflow-ui")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        configure_mlflow_client()  # no telemetry from the UI server either
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         with open(self.log_path, "ab") as out, stop_signals_deferred():
             # Own session: Ctrl-C reaches only us, and we stop the whole group on exit.

@@ -1,8 +1,8 @@
 """The repair DAG's task body, in plain Python: Airflow only schedules the call."""
 from __future__ import annotations
 
+from provenant import runtime
 from provenant.bootstrap import get_services
-from provenant.lineage.repair import repair_lineage
 
 
 class RepairFailed(RuntimeError):
@@ -15,7 +15,7 @@ def run_repair() -> dict:
     Each repaired artifact is already named in its own structured log line, so XCom
     keeps only counts: a pass over many legacy rows must not bloat Airflow's database.
     """
-    report = repair_lineage(get_services())
+    report = runtime.repair(get_services())
     if report.errors:
         raise RepairFailed("lineage repair failed: " + "; ".join(report.errors))
     return {"scanned": report.scanned, "repaired": len(report.repaired),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-WORKFLOW_ID = "ibkr_trading_signal_workflow"
+from provenant.workflows.ibkr_signal import WORKFLOW_ID
+
 # DAG params that become the execution's run parameters (None: the PROVENANT_* setting).
 RUN_PARAMS = ("market_data_provider", "market_data_csv", "analyst")
 
@@ -28,9 +29,12 @@ def run_step(step_name: str, execution_id: str, state: dict[str, Any] | None,
     The first task (no state yet) fixes the run's parameters from the DAG params and
     opens the run; the last step ends it FINISHED; a failing step marks it FAILED.
     """
+    from provenant.bootstrap import get_services
     from provenant.workflows import execute_step, start_inputs
 
+    services = get_services()
     if state is None:
         overrides = {key: params.get(key) or None for key in RUN_PARAMS}
-        state = start_inputs(WORKFLOW_ID, str(params.get("symbol") or ""), overrides)
-    return execute_step(WORKFLOW_ID, step_name, execution_id, state)
+        state = start_inputs(WORKFLOW_ID, str(params.get("symbol") or ""), overrides,
+                             settings=services.settings)
+    return execute_step(WORKFLOW_ID, step_name, execution_id, state, services=services)

@@ -43,25 +43,21 @@ def print_report(report, as_json: bool, headline: str, details: Iterable[str] = 
 
 
 def _message(exc: BaseException) -> str:
+    from provenant.domain.errors import describe_error
     from provenant.store.outages import describe_database_error
 
-    if (outage := describe_database_error(exc)) is not None:
-        return outage
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
-                         for e in exc.errors())
-    return str(exc) or type(exc).__name__
+    return describe_database_error(exc) or describe_error(exc)
 
 
 def main() -> None:
     """Entry point: run the app; known failures print a message, never a traceback."""
-    from provenant.adapters.mlflow_tracker import TrackingUnavailable
+    from provenant.adapters.mlflow_tracker import configure_mlflow_client
+    from provenant.adapters.tracking import TrackingUnavailable
     from provenant.store.database import SchemaNotReady
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    # MLflow prints "View run ..." links to stdout, which would corrupt --json output.
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    configure_mlflow_client()  # quiet stdout, short retries, no telemetry: before any MLflow use
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:

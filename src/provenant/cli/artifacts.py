@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+
+from provenant import runtime
 from provenant.bootstrap import get_services
 from provenant.cli.app import CliError, app, print_report
 from provenant.cli.lineage import progress_bar
@@ -22,12 +24,11 @@ def import_legacy_command(
                                         "(default: the current folder)."),
         as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Import the legacy `artifacts` table, keeping ids (exit 1 if any row failed)."""
-    from provenant.service.legacy_import import import_legacy
     from provenant.store.legacy import LegacySourceError
 
     try:
         with progress_bar() as update:
-            report = import_legacy(
+            report = runtime.import_rows(
                 get_services(), source, images_root=images_root or Path.cwd(),
                 progress=update and (lambda done, total: update("import", done, total)))
     except LegacySourceError as exc:
@@ -36,7 +37,7 @@ def import_legacy_command(
                  f"{report.source}: {report.total} rows; imported {len(report.imported)}, "
                  f"skipped {len(report.skipped)} (already present), "
                  f"failed {len(report.failed)}",
-                 [f"row {f['id']} not imported: {f['reason']}" for f in report.failed]
-                 + [f"row {w['id']}: {w['message']}" for w in report.warnings])
+                 [f"row {f.id} not imported: {f.reason}" for f in report.failed]
+                 + [f"row {w.id}: {w.reason}" for w in report.warnings])
     if report.failed:
         raise CliError(f"{len(report.failed)} legacy row(s) could not be imported")

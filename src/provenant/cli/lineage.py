@@ -7,9 +7,10 @@ from contextlib import contextmanager
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from provenant import runtime
 from provenant.bootstrap import get_services
-from provenant.cli.app import CliError, app, console, print_json, print_report
-from provenant.adapters.mlflow_ui import limit_mlflow_http_retries
+from provenant.cli.app import CliError, app, console, print_report
+from provenant.domain.reports import RepairLog
 
 lineage_app = typer.Typer(no_args_is_help=True, help="MLflow lineage of artifacts.")
 app.add_typer(lineage_app, name="lineage")
@@ -63,11 +64,8 @@ def repair(dry_run: bool = typer.Option(False, "--dry-run", help="Report, write 
                                                   help="Only this workflow's artifacts."),
            as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Fill in missing lineage from MLflow (exit 1 when anything went wrong)."""
-    from provenant.lineage.repair import repair_lineage
-
-    limit_mlflow_http_retries()  # a down tracker is reported in seconds, not minutes
     with _log_lineage_events(), progress_bar() as progress:
-        report = repair_lineage(get_services(), dry_run=dry_run, workflow_id=workflow_id,
+        report = runtime.repair(get_services(), dry_run=dry_run, workflow_id=workflow_id,
                                 progress=progress)
     verb = "would repair" if dry_run else "repaired"
     print_report(
@@ -89,28 +87,16 @@ def repairs(artifact_id: int | None = typer.Option(None, "--artifact-id", min=1)
             limit: int = typer.Option(1000, "--limit", min=1, max=100_000),
             as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
     """The lineage audit log (newest first): which artifact got which run, how and when."""
-    rows = get_services().artifacts.repairs(artifact_id, limit=limit)
-    items = [{"artifact_id": r.artifact_id, "run_id": r.run_id,
-              "experiment_id": r.experiment_id, "source": r.source,
-              "repaired_at": r.repaired_at.isoformat()} for r in rows]
-    if as_json:
-        print_json({"items": items})
-        return
-    if not items:
-        console.print("no lineage repairs recorded")
-    for item in items:
-        console.print(f"{item['repaired_at']}  artifact {item['artifact_id']}  "
-                      f"run {item['run_id']}  experiment {item['experiment_id']}  "
-                      f"({item['source']})", highlight=False)
+    log = RepairLog(items=get_services().artifacts.repairs(artifact_id, limit=limit))
+    print_report(log, as_json, f"{len(log.items)} lineage repair(s) recorded",
+                 [f"{r.repaired_at.isoformat()}  artifact {r.artifact_id}  run {r.run_id}  "
+                  f"experiment {r.experiment_id}  ({r.source})" for r in log.items])
 
 
 @lineage_app.command("verify")
 def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Check stored lineage against MLflow; exit 1 on any mismatch or error."""
-    from provenant.lineage.verify import verify_lineage
-
-    limit_mlflow_http_retries()
-    report = verify_lineage(get_services())
+    report = runtime.verify(get_services())
     print_report(report, as_json,
                  f"checked {report.checked} artifacts against {report.runs} runs "
                  f"({report.tracking_calls} tracking calls): "

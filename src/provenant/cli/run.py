@@ -47,20 +47,23 @@ def run_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Run a workflow for each symbol; every artifact carries its execution's MLflow run."""
+    from provenant.bootstrap import get_services
     from provenant.workflows import get_workflow, start_inputs
 
     get_workflow(workflow)
+    services = get_services()
     params = {"market_data_provider": market_data, "analyst": analyst,
               "market_data_csv": str(csv) if csv else None}
     # Check every symbol and parameter before the first execution starts.
-    symbols = [start_inputs(workflow, s, params)["symbol"] for s in symbols]
+    symbols = [start_inputs(workflow, s, params, settings=services.settings)["symbol"]
+               for s in symbols]
     if len(set(symbols)) != len(symbols):
         raise CliError("each --symbol may be given once")
     results = []
     # MLflow prints "View run ..." to stdout; stdout carries only our JSON, so send it aside.
     with contextlib.redirect_stdout(sys.stderr):
         for symbol, eid in zip(symbols, execution_ids(execution_id, symbols)):
-            results.append(_run_one(workflow, symbol, eid, params, json_output))
+            results.append(_run_one(services, workflow, symbol, eid, params, json_output))
     if json_output:
         print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
     failed = [r.symbol for r in results if r.status != "FINISHED"]
@@ -68,7 +71,7 @@ def run_command(
         raise CliError(f"{len(failed)} of {len(results)} execution(s) failed: {', '.join(failed)}")
 
 
-def _run_one(workflow: str, symbol: str, eid: str, params: dict, json_output: bool):
+def _run_one(services, workflow: str, symbol: str, eid: str, params: dict, json_output: bool):
     """One execution with its progress lines; a failure is reported and returned, not raised."""
     from provenant.workflows import WorkflowFailed, run_workflow
 
@@ -76,7 +79,7 @@ def _run_one(workflow: str, symbol: str, eid: str, params: dict, json_output: bo
         console.print(f"[bold]{workflow}[/bold] {symbol}  execution [cyan]{eid}[/cyan]",
                       highlight=False, soft_wrap=True)
     try:
-        result = run_workflow(workflow, symbol, eid, params=params,
+        result = run_workflow(workflow, symbol, eid, services=services, params=params,
                               on_step=None if json_output else _show_step)
     except WorkflowFailed as exc:
         # Not "run marked FAILED": a tracker lost mid-run cannot be told (that is logged).

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import typer
 
 from provenant.cli.app import CliError, app, console
-from provenant.adapters.mlflow_ui import MlflowUi, limit_mlflow_http_retries, port_in_use
+from provenant.adapters.mlflow_ui import MlflowUi, port_in_use
 
 APP_FACTORY = "provenant.http.app:create_app"  # create_app() reads the process's settings
 
@@ -64,7 +64,6 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     from provenant.http.app import create_app
     from provenant.bootstrap import get_services
 
-    limit_mlflow_http_retries()
     if port_in_use(host if host not in ("0.0.0.0", "::") else "127.0.0.1", port):
         raise CliError(f"port {port} on {host} is already in use; pick another with --port")
     services = get_services()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,26 +18,39 @@ from provenant.http.metrics import app_registry
 from provenant.http.metrics import router as metrics_router
 from provenant.http.api import artifacts, executions, health, images, lineage, repair
 from provenant.http.web.routes import router as web_router
+from provenant import runtime
 from provenant.bootstrap import Services, get_services
-from provenant.lineage.hydration import shared_hydrator
+from provenant.lineage.hydration import Hydrator
+from provenant.lineage.scheduler import PeriodicRepair
+from provenant.service.storing import ArtifactWriter
 
 log = logging.getLogger("provenant.api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 
 
-def _start_scheduled_repair(services: Services):
-    """The periodic repair job, or None when switched off or not installed."""
+def _start_scheduled_repair(services: Services) -> PeriodicRepair | None:
+    """The periodic repair job, or None when switched off."""
     interval = services.settings.repair_interval_seconds
     if interval <= 0:
         return None
-    try:
-        from provenant.lineage.scheduler import PeriodicRepair
-    except ImportError as exc:
-        log.warning("scheduled lineage repair is not available (%s); serving without it", exc)
-        return None
     log.info("scheduled lineage repair every %s s", interval)
-    return PeriodicRepair(services, interval).start()
+    return PeriodicRepair(lambda: runtime.repair(services), interval).start()
+
+
+class AppParts:
+    """Use cases the routes share, built on first use (the database may be down at start)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @cached_property
+    def hydrator(self) -> Hydrator:
+        return runtime.hydrator(self.services)  # one per app: it remembers recent misses
+
+    @cached_property
+    def writer(self) -> ArtifactWriter:
+        return runtime.writer(self.services)
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -55,7 +69,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app = FastAPI(title="Provenant", version=__version__, lifespan=lifespan,
                   description="Trading-signal artifacts that name the MLflow run that made them.")
     app.state.services = services
-    app.state.hydrator = shared_hydrator(services)
+    app.state.parts = AppParts(services)
     app.state.metrics = app_registry(services)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)

@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Request
 
 from provenant.bootstrap import Services
 from provenant.lineage.hydration import Hydrator
+from provenant.service.storing import ArtifactWriter
 
 
 async def services_of(request: Request) -> Services:
@@ -21,7 +22,12 @@ async def services_of(request: Request) -> Services:
 
 async def hydrator_of(request: Request) -> Hydrator:
     """The app's one Hydrator (it remembers recent misses across requests)."""
-    return request.app.state.hydrator
+    return request.app.state.parts.hydrator
+
+
+async def writer_of(request: Request) -> ArtifactWriter:
+    """The app's store path."""
+    return request.app.state.parts.writer
 
 
 # Short database reads share a few threads: with one thread per request, 32 of them took
@@ -39,6 +45,7 @@ async def read_threads_of(request: Request) -> CapacityLimiter:
 
 ServicesDep = Annotated[Services, Depends(services_of)]
 HydratorDep = Annotated[Hydrator, Depends(hydrator_of)]
+WriterDep = Annotated[ArtifactWriter, Depends(writer_of)]
 ReadThreadsDep = Annotated[CapacityLimiter, Depends(read_threads_of)]
 
 # Path ids are bounded like the database's BIGINT: larger ones are a 422, not a 500.

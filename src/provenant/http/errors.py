@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from provenant.http.api.schemas import describe_errors
-from provenant.adapters.mlflow_tracker import TrackingUnavailable
+from provenant.domain.errors import Conflict, NotFound, Refused, describe_errors
+from provenant.adapters.tracking import TrackingUnavailable
 from provenant.adapters.blobs import InvalidImage
 from provenant.store.outages import describe_database_error
 from provenant.store.repository import InvalidCursor
@@ -38,8 +38,17 @@ async def _invalid_value(_request: Request, exc: ValidationError) -> JSONRespons
     return JSONResponse(_detail(list(exc.errors())), status_code=422)
 
 
-async def _invalid_image(_request: Request, exc: InvalidImage) -> JSONResponse:
+async def _refused(_request: Request, exc: Exception) -> JSONResponse:
     return _json(422, str(exc))
+
+
+async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
+    return _json(404, str(exc))
+
+
+async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
+    log.warning("conflict: %s", exc)
+    return _json(409, str(exc))
 
 
 async def _invalid_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
@@ -75,7 +84,10 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn known failures into JSON answers."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(ValidationError, _invalid_value)
-    app.add_exception_handler(InvalidImage, _invalid_image)
+    app.add_exception_handler(InvalidImage, _refused)
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(TrackingUnavailable, _tracking_unavailable)

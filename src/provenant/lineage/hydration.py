@@ -7,18 +7,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Histogram
 
+from provenant.adapters.tracking import TrackingUnavailable
 from provenant.domain.artifacts import Artifact
 from provenant.domain.lineage import Lineage, LineageStatus
 from provenant.lineage.audit import record_repairs
-from provenant.adapters.mlflow_tracker import TrackingUnavailable
+from provenant.lineage.resolve import ExecutionKey, Resolver
 from provenant.store.outages import describe_database_error
-
-if TYPE_CHECKING:
-    from provenant.bootstrap import Services
+from provenant.store.repository import ArtifactRepository
 
 log = logging.getLogger("provenant.lineage")
 
@@ -29,14 +27,14 @@ TRACKING_SECONDS = Histogram("provenant_tracking_lookup_seconds",
 TRACKING_FAILURES = Counter("provenant_tracking_failures",
                             "MLflow lookups that gave no answer", ["reason"])
 
-Key = tuple[str, str | None]  # (execution_id, workflow_id): one lookup serves all its artifacts
+Key = ExecutionKey  # one lookup serves all the artifacts of an execution
 Outcome = Lineage | LineageStatus  # found, or pending (no run yet) / unavailable
 _MAX_REMEMBERED = 10_000
 _MIN_LOCK_WAIT = 0.25  # seconds a hydrating read waits for another writer's lock, at least
 
 
 def _key(artifact: Artifact) -> Key:
-    return artifact.execution_id or "", artifact.workflow_id
+    return artifact.workflow_id, artifact.execution_id or ""
 
 
 def _needs_lookup(artifact: Artifact) -> bool:
@@ -48,14 +46,18 @@ class Hydrator:
 
     Each lookup runs in its own daemon thread (a stuck tracker cannot block exit),
     one per execution and at most `max_lookups` at once; a read waits at most
-    `hydration_timeout_seconds`, for a free slot and its lookup together. A miss is
-    remembered for `hydration_miss_ttl_seconds` only, so an artifact read before its run
+    `timeout_seconds`, for a free slot and its lookup together. A miss is
+    remembered for `miss_ttl_seconds` only, so an artifact read before its run
     exists is repaired on a later read.
     """
 
-    def __init__(self, services: Services, *, clock: Callable[[], float] = time.monotonic,
-                 max_lookups: int = 8) -> None:
-        self.services = services
+    def __init__(self, resolver: Resolver, repository: ArtifactRepository, *,
+                 timeout_seconds: float = 2.0, miss_ttl_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic, max_lookups: int = 8) -> None:
+        self.resolver = resolver
+        self.repository = repository
+        self.timeout_seconds = timeout_seconds
+        self.miss_ttl_seconds = miss_ttl_seconds
         self._clock = clock
         self._max_lookups = max_lookups
         self._lock = threading.Condition()  # guards the maps; signals a free lookup slot
@@ -77,9 +79,19 @@ class Hydrator:
             return [(a, LineageStatus.unavailable if _needs_lookup(a) else a.lineage_status)
                     for a in artifacts]
 
+    def lineage_of(self, key: Key) -> Lineage | None:
+        """An execution's run by the resolver, within one read's deadline (None: not known)."""
+        try:
+            deadline = self._clock() + self.timeout_seconds
+            outcome = self._wait(self._start(key, deadline), deadline)
+        except Exception:  # the read must answer even if the lookup itself breaks
+            log.exception("lineage lookup failed")
+            return None
+        return outcome if isinstance(outcome, Lineage) else None
+
     def _hydrate_many(self, artifacts: Sequence[Artifact]) -> list[tuple[Artifact, LineageStatus]]:
         keys = dict.fromkeys(_key(a) for a in artifacts if _needs_lookup(a))
-        deadline = self._clock() + self.services.settings.hydration_timeout_seconds
+        deadline = self._clock() + self.timeout_seconds
         started = {key: self._start(key, deadline) for key in keys}
         outcomes = {key: self._wait(value, deadline) for key, value in started.items()}
         fresh = self._persist([(a.id, outcomes[_key(a)]) for a in artifacts
@@ -145,11 +157,11 @@ class Hydrator:
     def _lookup(self, key: Key, future: Future) -> None:
         begin = time.perf_counter()
         try:
-            found = self.services.tracker.find_execution_run(*key)
+            found = self.resolver.resolve_one(key)
         except Exception as exc:
             reason = "unavailable" if isinstance(exc, TrackingUnavailable) else "error"
             TRACKING_FAILURES.labels(reason).inc()
-            log.warning("MLflow lookup for execution %r failed: %s", key[0], exc)
+            log.warning("MLflow lookup for execution %r failed: %s", key[1], exc)
             future.set_exception(exc)
         else:
             if found is None:
@@ -162,7 +174,7 @@ class Hydrator:
                 self._lock.notify_all()  # a slot is free for reads waiting on one
 
     def _remember_miss(self, key: Key) -> None:
-        ttl = self.services.settings.hydration_miss_ttl_seconds
+        ttl = self.miss_ttl_seconds
         if ttl <= 0:
             return
         with self._lock:
@@ -181,7 +193,7 @@ class Hydrator:
         """
         if not updates:
             return {}
-        repository = self.services.artifacts
+        repository = self.repository
         ids = [i for i, _ in updates]
         try:
             record_repairs(repository, updates, "hydrate",
@@ -194,8 +206,3 @@ class Hydrator:
                 log.warning("could not store hydrated lineage for %s: %s", ids, outage)
             return {}
 
-
-def shared_hydrator(services: Services) -> Hydrator:
-    """The one Hydrator of these services, so every route shares its miss memory."""
-    # Kept on the services object like its cached properties; setdefault is atomic.
-    return vars(services).setdefault("_hydrator", Hydrator(services))

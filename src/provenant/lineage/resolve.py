@@ -1,49 +1,144 @@
-"""Which lineage a newly stored artifact gets, decided once at store time."""
+"""Which run belongs to an execution: ONE rule and ONE resolver for every caller.
+
+Store time, hydration on read, the repair job, verification and the executions view all
+ask this module, so the same run wins everywhere:
+
+1. A claim (Provenant's own record of the run it opened for the execution) wins.
+2. Else the newest (start_time) active MLflow run, in any experiment, that `matches`: its
+   `execution_id` tag equals the execution's, and its `workflow_id` tag, if it has one,
+   equals the artifact's. A legacy run tagged only with the execution id may match.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from provenant.bootstrap import Services
+from provenant.adapters.tracking import (
+    EXECUTION_TAG, WORKFLOW_TAG, RunQuery, TrackedRun, Tracker, TrackingUnavailable)
 from provenant.domain.lineage import Lineage
-from provenant.lineage.context import current_run
-from provenant.adapters.mlflow_tracker import TrackingUnavailable
+
+# (workflow_id, execution_id): a legacy artifact may have no workflow id.
+ExecutionKey = tuple[str | None, str]
+# progress(done, total) while executions are resolved
+Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class StoreLineage:
-    workflow_id: str | None
-    execution_id: str | None
-    lineage: Lineage | None
+class Claims(Protocol):
+    def lookup(self, keys: Iterable[ExecutionKey]) -> dict[ExecutionKey, Lineage]: ...
 
 
-def resolve_store_lineage(services: Services, *, workflow_id: str | None,
-                          execution_id: str | None, run_id: str | None = None,
-                          experiment_id: str | None = None) -> StoreLineage:
-    """Explicit ids, else the current run context (no tracking call), else a lookup.
+def mismatch(tags: Mapping[str, str], workflow_id: str | None,
+             execution_id: str | None) -> str | None:
+    """Why a run with these tags does not belong to the execution; None when it does.
 
-    A lookup that finds nothing, or a tracker that cannot be asked, leaves the
-    lineage pending: hydration and the repair job fill it in later.
+    An unknown side (no execution id, no workflow id on either side) does not disqualify.
     """
-    run = current_run()
-    if run and workflow_id in (None, run.workflow_id) and execution_id in (None, run.execution_id):
-        workflow_id, execution_id = run.workflow_id, run.execution_id
-        if run_id is None:
-            return StoreLineage(workflow_id, execution_id, run.lineage)
-    if run_id:
-        if experiment_id is None:
-            found = services.tracker.get_run(run_id)
-            if found is None:
-                raise LookupError(f"MLflow run {run_id} does not exist")
-            experiment_id = found.info.experiment_id
-        return StoreLineage(workflow_id, execution_id, Lineage(run_id, experiment_id))
-    if execution_id is None:
-        return StoreLineage(workflow_id, execution_id, None)
-    claimed = (services.execution_runs.get(workflow_id, execution_id) if workflow_id
-               else services.execution_runs.find_by_execution(execution_id))
-    if claimed:
-        return StoreLineage(workflow_id, execution_id, claimed)
-    try:
-        found = services.tracker.find_execution_run(execution_id, workflow_id)
-    except TrackingUnavailable:
-        found = None
-    return StoreLineage(workflow_id, execution_id, found)
+    run_execution = tags.get(EXECUTION_TAG)
+    if execution_id is not None and run_execution != execution_id:
+        return f"run's execution_id tag is {run_execution!r}, artifact's is {execution_id!r}"
+    run_workflow = tags.get(WORKFLOW_TAG)
+    if workflow_id is not None and run_workflow is not None and run_workflow != workflow_id:
+        return f"run's workflow_id tag is {run_workflow!r}, artifact's is {workflow_id!r}"
+    return None
+
+
+def matches(run: TrackedRun, key: ExecutionKey) -> bool:
+    return mismatch(run.tags, *key) is None
+
+
+@dataclass
+class Resolution:
+    """What was found; `error` says why the rest may be unresolved (tracker failed)."""
+
+    found: dict[ExecutionKey, Lineage] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Resolver:
+    """Claims first, then MLflow with as few round trips as the data allows.
+
+    MLflow tag filters have no IN or OR, so asking per execution costs one call each, while
+    a scan of every run that has an execution id costs one call per page and matches many
+    executions locally (pages come newest first: a key's first match is its newest run).
+    The resolver scans while the executions still wanted outnumber the pages already read,
+    then asks per execution: never much worse than the cheaper of the two.
+    """
+
+    def __init__(self, tracker: Tracker, claims: Claims, page_size: int = 1000) -> None:
+        self.tracker = tracker
+        self.claims = claims
+        self.page_size = page_size
+
+    def resolve(self, keys: Iterable[ExecutionKey],
+                progress: Progress | None = None) -> Resolution:
+        """Resolve what can be; a failing tracker keeps what was found before it failed."""
+        keys = set(keys)
+        result = Resolution(found=self.claims.lookup(keys))
+        report = progress or (lambda done, total: None)
+        try:
+            self._from_tracker(keys - result.found.keys(), result.found,
+                               lambda: report(len(result.found), len(keys)))
+        except TrackingUnavailable as exc:
+            result.error = str(exc)
+        except Exception as exc:  # MLflow refusing a filter: report, never guess
+            result.error = f"MLflow search failed: {str(exc).splitlines()[0][:300]}"
+        return result
+
+    def resolve_one(self, key: ExecutionKey) -> Lineage | None:
+        """One execution's run; raises TrackingUnavailable when MLflow cannot be asked."""
+        claimed = self.claims.lookup([key]).get(key)
+        if claimed is not None:
+            return claimed
+        found: dict[ExecutionKey, Lineage] = {}
+        self._from_tracker({key}, found, lambda: None)
+        return found.get(key)
+
+    def newest_run(self, key: ExecutionKey,
+                   experiment_ids: list[str] | None = None) -> TrackedRun | None:
+        """The newest matching run in MLflow alone (claims not consulted)."""
+        query = RunQuery(tags=((EXECUTION_TAG, key[1]),))
+        for page in self.tracker.run_pages(query, experiment_ids, page_size=100):
+            for run in page:
+                if matches(run, key):
+                    return run
+        return None
+
+    def _from_tracker(self, wanted: set[ExecutionKey], found: dict[ExecutionKey, Lineage],
+                      tick: Callable[[], None]) -> None:
+        if not wanted:
+            return
+        experiment_ids = self.tracker.experiment_ids()
+        if not experiment_ids:
+            return
+        if self._scan(wanted, found, experiment_ids, tick):
+            return
+        for key in sorted(wanted - found.keys(), key=str):
+            run = self.newest_run(key, experiment_ids)
+            if run is not None:
+                found[key] = run.lineage
+            tick()
+
+    def _scan(self, wanted: set[ExecutionKey], found: dict[ExecutionKey, Lineage],
+              experiment_ids: list[str], tick: Callable[[], None]) -> bool:
+        """Match runs page by page; True when the scan was read to its end."""
+        by_execution: dict[str, list[ExecutionKey]] = defaultdict(list)
+        for key in wanted:
+            by_execution[key[1]].append(key)
+        pending = len(wanted)
+        pages = self.tracker.run_pages(RunQuery(has_tag=EXECUTION_TAG), experiment_ids,
+                                       self.page_size)
+        read = 0
+        while pending > read + 1:  # asking the rest one by one would cost no more
+            page = next(pages, None)
+            if page is None:
+                return True
+            read += 1
+            for run in page:
+                for key in by_execution.get(run.tags.get(EXECUTION_TAG, ""), ()):
+                    if key not in found and matches(run, key):
+                        found[key] = run.lineage
+                        pending -= 1
+            tick()
+        return False

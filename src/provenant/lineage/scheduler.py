@@ -3,25 +3,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
-from provenant.bootstrap import Services
-from provenant.lineage.repair import RepairReport, repair_lineage
+from provenant.domain.reports import RepairReport
 
 log = logging.getLogger("provenant.lineage")
 
 
 class PeriodicRepair:
-    """A daemon thread that runs ``repair_lineage`` every ``interval_seconds``.
+    """A daemon thread that runs a repair pass (``job``) every ``interval_seconds``.
 
     The first pass runs one interval after start, so a server that starts and stops
     quickly (tests, restarts) does not race its own read-time hydration.
     """
 
-    def __init__(self, services: Services, interval_seconds: float,
+    def __init__(self, job: Callable[[], RepairReport], interval_seconds: float,
                  join_timeout: float = 5.0) -> None:
         if interval_seconds <= 0:
             raise ValueError("interval_seconds must be positive (0 means: do not schedule)")
-        self.services = services
+        self.job = job
         self.interval_seconds = interval_seconds
         self.join_timeout = join_timeout
         self.passes = 0
@@ -48,7 +48,7 @@ class PeriodicRepair:
     def run_once(self) -> RepairReport | None:
         """One pass; failures are logged, never raised (the server must keep serving)."""
         try:
-            report = repair_lineage(self.services)
+            report = self.job()
         except Exception:
             log.exception("scheduled lineage repair failed")
             return None

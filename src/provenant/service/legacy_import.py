@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from provenant.bootstrap import Services
+from provenant.adapters.blobs import BlobStore, InvalidImage, sniff_image
+from provenant.adapters.tracking import Tracker, TrackingUnavailable
 from provenant.domain.artifacts import ArtifactType, NewArtifact
-from provenant.adapters.mlflow_tracker import TrackingUnavailable
-from provenant.adapters.blobs import InvalidImage, image_key, sniff_image
+from provenant.domain.errors import describe_error
+from provenant.domain.reports import ImportReport, RowProblem
+from provenant.service.images import put_image
 from provenant.store.legacy import LegacySource
-from provenant.store.repository import IntegrityError
+from provenant.store.repository import ArtifactRepository, IntegrityError
 
 _SPLIT_SIGNALS = ("order", "trade", "portfolio")  # stored as `signal` by the old system
 
@@ -25,37 +27,33 @@ class LegacyRowError(ValueError):
 
 
 @dataclass
-class ImportReport:
-    """Every source row ends up in exactly one of imported, skipped or failed."""
-
-    source: str
-    total: int = 0
-    imported: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)  # id already present
-    failed: list[dict[str, Any]] = field(default_factory=list)  # {id, reason}
-    warnings: list[dict[str, Any]] = field(default_factory=list)  # {id, message}
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
 class _Converted:
     artifact: NewArtifact
-    image: tuple[bytes, str] | None
+    image: bytes | None
 
 
-def import_legacy(services: Services, source_url: str, *, images_root: Path | None = None,
+@dataclass(frozen=True)
+class _Target:
+    """Where imported artifacts go."""
+
+    repository: ArtifactRepository
+    blobs: BlobStore
+    tracker: Tracker
+
+
+def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tracker,
+                  source_url: str, *, images_root: Path | None = None,
                   progress: Callable[[int, int], None] | None = None,
                   page_size: int = 500) -> ImportReport:
     """Copy the legacy `artifacts` table in, page by page; ids already present are skipped."""
+    services = _Target(repository, blobs, tracker)
     source = LegacySource(source_url)
     report = ImportReport(source=source.label)
     try:
         report.total = source.count()
         done = 0
         for page in source.rows(page_size):
-            present = services.artifacts.existing_ids(
+            present = services.repository.existing_ids(
                 r["id"] for r in page if isinstance(r["id"], int))
             converted: list[_Converted] = []
             for row in page:
@@ -65,7 +63,7 @@ def import_legacy(services: Services, source_url: str, *, images_root: Path | No
                 try:
                     converted.append(_convert(services, row, images_root, report))
                 except (LegacyRowError, ValidationError) as exc:
-                    report.failed.append({"id": row["id"], "reason": _reason(exc)})
+                    report.failed.append(RowProblem(id=row["id"], reason=describe_error(exc, "row")))
             _insert(services, converted, report)
             done += len(page)
             if progress:
@@ -75,34 +73,28 @@ def import_legacy(services: Services, source_url: str, *, images_root: Path | No
     return report
 
 
-def _insert(services: Services, converted: list[_Converted], report: ImportReport) -> None:
+def _insert(services: _Target, converted: list[_Converted], report: ImportReport) -> None:
     """Blobs first (a row never points at nothing), then the rows in one transaction."""
     if not converted:
         return
     images = [_store_image(services, c.image) for c in converted]
     try:
-        services.artifacts.add_many([c.artifact for c in converted], images)
+        services.repository.add_many([c.artifact for c in converted], images)
     except IntegrityError:
         # Another import took some of these ids meanwhile: skip those, insert the rest.
-        taken = services.artifacts.existing_ids(c.artifact.id for c in converted)
+        taken = services.repository.existing_ids(c.artifact.id for c in converted)
         report.skipped.extend(sorted(taken))
         keep = [i for i, c in enumerate(converted) if c.artifact.id not in taken]
         converted, images = [converted[i] for i in keep], [images[i] for i in keep]
-        services.artifacts.add_many([c.artifact for c in converted], images)
+        services.repository.add_many([c.artifact for c in converted], images)
     report.imported.extend(c.artifact.id for c in converted)
 
 
-def _store_image(services: Services,
-                 image: tuple[bytes, str] | None) -> tuple[str | None, str | None]:
-    if image is None:
-        return None, None
-    data, content_type = image
-    key = image_key(data, content_type)
-    services.blobs.put(key, data, content_type)
-    return key, content_type
+def _store_image(services: _Target, image: bytes | None) -> tuple[str | None, str | None]:
+    return (None, None) if image is None else put_image(services.blobs, image)
 
 
-def _convert(services: Services, row: dict[str, Any], images_root: Path | None,
+def _convert(services: _Target, row: dict[str, Any], images_root: Path | None,
              report: ImportReport) -> _Converted:
     if not isinstance(row["id"], int) or row["id"] < 1:
         raise LegacyRowError(f"id {row['id']!r} is not a positive integer")
@@ -167,7 +159,7 @@ def _split_signal(subtype: str, row: dict[str, Any], data: dict[str, Any]) -> di
     return {**rest, "positions": rest.get("positions") or []}
 
 
-def _lineage(services: Services, row: dict[str, Any], payload: dict[str, Any],
+def _lineage(services: _Target, row: dict[str, Any], payload: dict[str, Any],
              report: ImportReport) -> tuple[str | None, str | None]:
     """Keep lineage the row had; a run id without its experiment is completed from MLflow."""
     run_id, experiment_id = _text(row.get("run_id")), _text(row.get("experiment_id"))
@@ -184,25 +176,26 @@ def _lineage(services: Services, row: dict[str, Any], payload: dict[str, Any],
     else:
         why = "no such MLflow run"
     if run is not None:
-        return run_id, run.info.experiment_id
+        return run_id, run.experiment_id
     payload["legacy_run_id"] = run_id  # kept, not trusted: the repair job may find the run
-    report.warnings.append({"id": row["id"], "message": f"run_id {run_id} kept in payload "
-                                                         f"only: {why}"})
+    report.warnings.append(RowProblem(id=row["id"], reason=f"run_id {run_id} kept in payload "
+                                                           f"only: {why}"))
     return None, None
 
 
 def _read_image(path: str, root: Path | None, artifact_id: int,
-                report: ImportReport) -> tuple[bytes, str] | None:
+                report: ImportReport) -> bytes | None:
     """The chart image, if the file exists and really is an image; else a warning."""
     file = Path(path).expanduser()
     if not file.is_absolute() and root is not None:
         file = root / file
     try:
         data = file.read_bytes()
-        return data, sniff_image(data)
+        sniff_image(data)
+        return data
     except (OSError, InvalidImage) as exc:
-        report.warnings.append({"id": artifact_id, "message": f"image {path} not imported: "
-                                f"{exc.strerror if isinstance(exc, OSError) else exc}"})
+        report.warnings.append(RowProblem(id=artifact_id, reason=f"image {path} not imported: "
+                                f"{exc.strerror if isinstance(exc, OSError) else exc}"))
         return None
 
 
@@ -243,10 +236,3 @@ def _first(data: dict[str, Any], *keys: str) -> Any:
 
 def _present(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}"
-                         for e in exc.errors())
-    return str(exc)

@@ -1,6 +1,8 @@
 """Which MLflow run belongs to which (workflow_id, execution_id): the claim table."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -9,6 +11,10 @@ from provenant.store.repository import now
 from provenant.store.tables import execution_runs
 
 _c = execution_runs.c
+_CHUNK = 500  # execution ids per IN (...) list
+
+# (workflow_id, execution_id); a legacy artifact may have no workflow id.
+ExecutionKey = tuple[str | None, str]
 
 
 class ExecutionRunRegistry:
@@ -30,6 +36,25 @@ class ExecutionRunRegistry:
                                .where(_c.execution_id == execution_id)
                                .order_by(_c.created_at.desc())).first()
         return Lineage(row.run_id, row.experiment_id) if row else None
+
+    def lookup(self, keys: Iterable[ExecutionKey]) -> dict[ExecutionKey, Lineage]:
+        """Claimed runs of many executions in a few queries; a key without a workflow takes
+        the execution's newest claim."""
+        wanted = set(keys)
+        executions = sorted({execution for _, execution in wanted})
+        found: dict[ExecutionKey, Lineage] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(executions), _CHUNK):
+                rows = conn.execute(
+                    select(_c.workflow_id, _c.execution_id, _c.run_id, _c.experiment_id)
+                    .where(_c.execution_id.in_(executions[start:start + _CHUNK]))
+                    .order_by(_c.created_at.desc()))
+                for row in rows:
+                    lineage = Lineage(row.run_id, row.experiment_id)
+                    for key in ((row.workflow_id, row.execution_id), (None, row.execution_id)):
+                        if key in wanted:
+                            found.setdefault(key, lineage)
+        return found
 
     def claim(self, workflow_id: str, execution_id: str, lineage: Lineage) -> Lineage:
         """Record lineage for the execution unless another process did first; return the winner."""

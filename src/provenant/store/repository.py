@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
@@ -11,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
+from provenant.domain.reports import RepairRecord
 from provenant.store.tables import artifacts, lineage_repairs
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
@@ -19,15 +19,6 @@ _ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter li
 
 class InvalidCursor(ValueError):
     """A pagination cursor that this API did not hand out."""
-
-
-@dataclass(frozen=True, slots=True)
-class LineageRepair:
-    artifact_id: int
-    run_id: str
-    experiment_id: str
-    source: str
-    repaired_at: datetime
 
 
 def now() -> datetime:
@@ -235,19 +226,20 @@ class ArtifactRepository:
                      "repaired_at": stamp} for i in repaired])
         return repaired
 
-    def repairs(self, artifact_id: int | None = None, limit: int = 1000) -> list[LineageRepair]:
+    def repairs(self, artifact_id: int | None = None, limit: int = 1000) -> list[RepairRecord]:
         """The audit log, newest first."""
         query = select(lineage_repairs).order_by(lineage_repairs.c.id.desc()).limit(limit)
         if artifact_id is not None:
             query = query.where(lineage_repairs.c.artifact_id == artifact_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [LineageRepair(r.artifact_id, r.run_id, r.experiment_id, r.source,
-                              _aware(r.repaired_at)) for r in rows]
+        return [RepairRecord(artifact_id=r.artifact_id, run_id=r.run_id,
+                             experiment_id=r.experiment_id, source=r.source,
+                             repaired_at=_aware(r.repaired_at)) for r in rows]
 
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.scalar(select(func.count()).select_from(artifacts)) or 0
 
 
-__all__ = ["ArtifactRepository", "IntegrityError", "InvalidCursor", "LineageRepair", "FILTERS"]
+__all__ = ["ArtifactRepository", "IntegrityError", "InvalidCursor", "FILTERS"]

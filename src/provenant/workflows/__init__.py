@@ -3,10 +3,13 @@
 The engine interface (documented in :mod:`provenant.workflows.engine.runner`)::
 
     get_workflow(workflow_id) -> Workflow          # .step_names, in order
-    start_inputs(workflow_id, symbol, params=None) -> dict
-    execute_step(workflow_id, step_name, execution_id, inputs, *, run_id=None) -> dict
-    run_workflow(workflow_id, symbol, execution_id=None, *, params=None, on_step=None)
-        -> WorkflowResult                           # raises WorkflowFailed
+    start_inputs(workflow_id, symbol, params=None, *, settings) -> dict
+    execute_step(workflow_id, step_name, execution_id, inputs, *, services, run_id=None) -> dict
+    run_workflow(workflow_id, symbol, execution_id=None, *, services, params=None,
+                 on_step=None) -> WorkflowResult   # raises WorkflowFailed
+
+``services`` is any object with the parts of ``WorkflowDeps`` (the entrypoints pass the
+composition root's services).
 """
 from provenant.workflows.engine.events import StepEvent, StepFailed, WorkflowFailed, WorkflowResult
 from provenant.workflows.engine.registry import UnknownWorkflow, get_workflow, list_workflows

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from provenant.domain.errors import describe_errors
 from provenant.domain.market import IndicatorSnapshot
 from provenant.domain.signals import Signal
 
@@ -108,6 +109,5 @@ def parse_signal(text: str | None) -> Signal:
     try:
         return Signal.model_validate(data)
     except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'signal'}: {e['msg']}"
-                            for e in exc.errors())
+        reasons = describe_errors(exc.errors(), "signal")
         raise InvalidAnswer(f"the JSON is not a valid signal ({reasons})") from None

@@ -6,10 +6,9 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from provenant.http.deps import ArtifactId, HydratorDep, ReadThreadsDep, ServicesDep
+from provenant.http.deps import ArtifactId, HydratorDep, ReadThreadsDep, ServicesDep, WriterDep
 from provenant.http.api.schemas import (
     ArtifactIn, ArtifactOut, ArtifactPage, artifact_out, error_responses)
-from provenant.artifacts import store_artifact
 from provenant.domain.artifacts import ArtifactType
 
 router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
@@ -19,14 +18,15 @@ Filter = Annotated[str | None, Query(max_length=250)]
 
 @router.post("", status_code=201, response_model=ArtifactOut,
              responses=error_responses(400, 401, 413, 422, 503))
-def create_artifact(body: ArtifactIn, services: ServicesDep, response: Response) -> ArtifactOut:
+def create_artifact(body: ArtifactIn, services: ServicesDep, writer: WriterDep,
+                    response: Response) -> ArtifactOut:
     """Store an artifact; its lineage is resolved as by the Python store functions."""
     try:
-        artifact = store_artifact(body.type, name=body.name, symbol=body.symbol,
-                                  payload=body.payload, step_name=body.step_name,
-                                  workflow_id=body.workflow_id, execution_id=body.execution_id,
-                                  run_id=body.run_id, experiment_id=body.experiment_id,
-                                  dag_id=body.dag_id, task_id=body.task_id, services=services)
+        artifact = writer.store(body.type, name=body.name, symbol=body.symbol,
+                                payload=body.payload, step_name=body.step_name,
+                                workflow_id=body.workflow_id, execution_id=body.execution_id,
+                                run_id=body.run_id, experiment_id=body.experiment_id,
+                                dag_id=body.dag_id, task_id=body.task_id)
     except LookupError as exc:  # an explicit run id that MLflow does not know
         raise HTTPException(422, str(exc)) from None
     response.headers["Location"] = f"/api/artifacts/{artifact.id}"

@@ -1,8 +1,6 @@
 """One workflow execution: all its artifacts, and the MLflow run they belong to."""
 from __future__ import annotations
 
-from collections import Counter
-
 from fastapi import APIRouter, HTTPException
 
 from provenant.http.deps import HydratorDep, ServicesDep
@@ -22,10 +20,12 @@ def get_execution(execution_id: str, services: ServicesDep,
     if not artifacts:
         raise HTTPException(404, f"no artifacts for execution {execution_id!r}")
     hydrated = hydrator.hydrate_many(artifacts)
-    # The run most of its artifacts name (all of them, when lineage was captured at store time).
-    lineages = Counter(a.lineage for a, _ in hydrated if a.lineage is not None)
-    lineage = (lineages.most_common(1)[0][0] if lineages
-               else services.execution_runs.find_by_execution(execution_id))
+    # Stored lineage is the resolver's earlier answer; ask it again only when they disagree
+    # or none is known yet, so the same run wins here as for each artifact.
+    stored = {a.lineage for a, _ in hydrated if a.lineage is not None}
+    workflows = {a.workflow_id for a in artifacts}
+    lineage = stored.pop() if len(stored) == 1 else hydrator.lineage_of(
+        (workflows.pop() if len(workflows) == 1 else None, execution_id))
     settings = services.settings
     run = (RunOut(run_id=lineage.run_id, experiment_id=lineage.experiment_id,
                   mlflow_run_url=mlflow_run_url(settings.mlflow_ui_url, lineage))

@@ -7,9 +7,7 @@ from starlette.requests import ClientDisconnect
 
 from provenant.http.deps import ArtifactId, ServicesDep
 from provenant.http.api.schemas import ArtifactOut, artifact_out, error_responses
-from provenant.bootstrap import Services
-from provenant.domain.artifacts import ArtifactType
-from provenant.adapters.blobs import image_key, sniff_image
+from provenant.service.images import attach_image, read_image
 
 router = APIRouter(prefix="/api/artifacts", tags=["images"])
 
@@ -35,20 +33,15 @@ def get_image(artifact_id: ArtifactId, request: Request, services: ServicesDep) 
     artifact = services.artifacts.get(artifact_id)
     if artifact is None:
         raise HTTPException(404, f"artifact {artifact_id} not found")
-    stored = services.artifacts.image_of(artifact_id)
-    if stored is None:
+    if not artifact.has_image:
         raise HTTPException(404, f"artifact {artifact_id} has no image")
-    key, content_type = stored
     etag = f'"{artifact.image_sha256}"'
     # Opened on its own, an image is never a document that could run script.
     headers = {"ETag": etag, "Cache-Control": _CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": "default-src 'none'; sandbox"}
     if _etag_matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
-    try:
-        data = services.blobs.get(key)
-    except KeyError:
-        raise HTTPException(404, f"the image of artifact {artifact_id} is missing") from None
+    data, content_type = read_image(services.artifacts, services.blobs, artifact_id)
     if content_type not in _IMAGE_TYPES:  # only an edited database row could say otherwise
         content_type = "application/octet-stream"
     return Response(data, media_type=content_type, headers=headers)
@@ -67,21 +60,6 @@ async def put_image(artifact_id: ArtifactId, request: Request,
         return Response(status_code=400)
     if not data:
         raise HTTPException(422, "empty body: send the image bytes as the request body")
-    return await run_in_threadpool(_attach_image, services, artifact_id, data)
-
-
-def _attach_image(services: Services, artifact_id: int, data: bytes) -> ArtifactOut:
-    artifact = services.artifacts.get(artifact_id)
-    if artifact is None:
-        raise HTTPException(404, f"artifact {artifact_id} not found")
-    if artifact.type != ArtifactType.chart:
-        raise HTTPException(422, f"only chart artifacts take an image, not {artifact.type}")
-    content_type = sniff_image(data)
-    key = image_key(data, content_type)
-    services.blobs.put(key, data, content_type)  # blob first: a row never points at nothing
-    if not services.artifacts.set_image(artifact_id, key, content_type):
-        current = services.artifacts.image_of(artifact_id)
-        if current is None or current[0] != key:  # same bytes again is a harmless retry
-            raise HTTPException(409, f"artifact {artifact_id} already has another image")
-    artifact = services.artifacts.get(artifact_id)
+    artifact = await run_in_threadpool(attach_image, services.artifacts, services.blobs,
+                                       artifact_id, data)
     return artifact_out(artifact, artifact.lineage_status, services.settings)

@@ -1,13 +1,13 @@
 """`POST /api/lineage/repair`: run the repair job now (a write: needs the API token if set)."""
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from provenant import runtime
+from provenant.domain.reports import RepairReport
+from provenant.http.api.schemas import ErrorOut, error_responses
 from provenant.http.deps import ServicesDep
-from provenant.http.api.schemas import ErrorOut, RepairReportOut, error_responses
-from provenant.lineage.repair import repair_lineage
 
 router = APIRouter()
 
@@ -19,12 +19,14 @@ class RepairRequest(BaseModel):
     workflow_id: str | None = Field(default=None, min_length=1, max_length=250)
 
 
-@router.post("/api/lineage/repair", response_model=RepairReportOut, responses={
+@router.post("/api/lineage/repair", response_model=RepairReport, responses={
     **error_responses(400, 401, 413, 422),
-    503: {"model": RepairReportOut | ErrorOut,
+    503: {"model": RepairReport | ErrorOut,
           "description": "MLflow or the database failed: the report's `errors` say how."}})
-def repair(services: ServicesDep, body: RepairRequest | None = None) -> JSONResponse:
+def repair(services: ServicesDep, response: Response,
+           body: RepairRequest | None = None) -> RepairReport:
     """Repair missing lineage now; 200 with the report, 503 when MLflow or the DB failed."""
     request = body or RepairRequest()
-    report = repair_lineage(services, dry_run=request.dry_run, workflow_id=request.workflow_id)
-    return JSONResponse(report.to_dict(), status_code=200 if report.ok else 503)
+    report = runtime.repair(services, dry_run=request.dry_run, workflow_id=request.workflow_id)
+    response.status_code = 200 if report.ok else 503
+    return report

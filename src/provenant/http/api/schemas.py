@@ -1,7 +1,6 @@
 """The artifact JSON of the CONTRACT: request bodies in, artifacts and audit rows out."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -14,22 +13,9 @@ from provenant.config import Settings
 from provenant.domain.artifacts import (
     PAYLOAD_MODELS, Artifact, ArtifactType, NewArtifact, WorkflowContext, validate_payload,
 )
+from provenant.domain.errors import describe_errors
 from provenant.domain.lineage import (
     RUN_ID_PATTERN, LineageStatus, is_valid_run_id, mlflow_run_url)
-from provenant.store.repository import LineageRepair
-
-
-def describe_errors(errors: Iterable[dict]) -> str:
-    """One readable clause per validation error: `field.path: message`."""
-    return "; ".join(f"{_where(tuple(e.get('loc', ())))}: "
-                     f"{str(e.get('msg', 'invalid')).removeprefix('Value error, ')}"
-                     for e in errors)
-
-
-def _where(loc: tuple) -> str:
-    # "body"/"query"/"path" say where; the field path is what a client needs to fix.
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or str(loc[0] if loc else "request")
 
 
 def _document_the_rules(schema: dict[str, Any]) -> None:
@@ -152,41 +138,10 @@ class ExecutionOut(BaseModel):
     artifacts: list[ArtifactOut]
 
 
-class RepairOut(BaseModel):
-    artifact_id: int
-    run_id: str
-    experiment_id: str
-    source: str
-    repaired_at: datetime
-
-
-class RepairList(BaseModel):
-    items: list[RepairOut]
-
-
 class HealthOut(BaseModel):
     status: str  # "ok", or "degraded" (with 503) when the database does not answer
     database: str
     version: str | None = None
-
-
-class RepairedOut(BaseModel):
-    artifact_id: int
-    run_id: str
-    experiment_id: str
-
-
-class RepairReportOut(BaseModel):
-    """What one repair pass found and did (the CLI's `lineage repair --json`)."""
-
-    dry_run: bool
-    scanned: int
-    repaired: list[RepairedOut]
-    unresolved: list[int]
-    skipped: list[int]
-    errors: list[str]
-    executions: int
-    tracking_calls: int
 
 
 class ErrorItem(BaseModel):
@@ -227,9 +182,3 @@ def artifact_out(artifact: Artifact, status: LineageStatus, settings: Settings) 
                            mlflow_run_url=mlflow_run_url(settings.mlflow_ui_url, artifact.lineage),
                            repaired_at=artifact.lineage_repaired_at))
 
-
-def repair_out(repair: LineageRepair) -> RepairOut:
-    """One audit row as JSON."""
-    return RepairOut(artifact_id=repair.artifact_id, run_id=repair.run_id,
-                     experiment_id=repair.experiment_id, source=repair.source,
-                     repaired_at=repair.repaired_at)

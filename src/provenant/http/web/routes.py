@@ -10,8 +10,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from provenant.http.deps import ArtifactId, HydratorDep, ServicesDep
-from provenant.bootstrap import Services
 from provenant.domain.artifacts import ArtifactType
+from provenant.store.repository import ArtifactRepository
 from provenant.http.web import format as fmt
 from provenant.http.web.drawer import STATUS_WORDS, body_of, lineage_view
 from provenant.http.web.listing import (
@@ -46,7 +46,7 @@ def home() -> RedirectResponse:
 @router.get("/artifacts", response_class=HTMLResponse)
 def artifacts_page(request: Request, services: ServicesDep) -> HTMLResponse:
     """The artifacts list with its filters, grouping and paging."""
-    return _page(request, services, drawer=None)
+    return _page(request, services.artifacts, drawer=None)
 
 
 def drawer_of(request: Request, artifact_id: ArtifactId, services: ServicesDep,
@@ -76,9 +76,9 @@ def artifact_page(request: Request, artifact_id: ArtifactId, services: ServicesD
                   drawer: DrawerDep) -> HTMLResponse:
     """The list page with this artifact's drawer open (a shareable link)."""
     if drawer is None:
-        return _page(request, services, drawer=None, status=404,
+        return _page(request, services.artifacts, drawer=None, status=404,
                      error=f"Artifact {artifact_id} does not exist.")
-    return _page(request, services, drawer=drawer)
+    return _page(request, services.artifacts, drawer=drawer)
 
 
 @router.get("/artifacts/{artifact_id}/drawer", response_class=HTMLResponse)
@@ -91,13 +91,13 @@ def artifact_drawer(request: Request, artifact_id: ArtifactId, drawer: DrawerDep
                                       headers=SECURITY_HEADERS)
 
 
-def _page(request: Request, services: Services, drawer: dict[str, Any] | None,
+def _page(request: Request, repository: ArtifactRepository, drawer: dict[str, Any] | None,
           status: int = 200, error: str | None = None) -> HTMLResponse:
     context: dict[str, Any] = {"drawer": drawer, "error": error, "items": [], "groups": [],
                                "next_cursor": None, "query": ListQuery()}
     try:
         query = parse_list_query(request.query_params)
-        items, next_cursor = fetch_page(services.artifacts, query)
+        items, next_cursor = fetch_page(repository, query)
         context.update(query=query, items=items, next_cursor=next_cursor,
                        groups=group_by_execution(items) if query.group else [])
     except BadListQuery as exc:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from provenant.bootstrap import Services
 from provenant.lineage.context import RunContext
+from provenant.store.repository import ArtifactRepository
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ class WorkflowResult:
     error: str | None = None
 
     @classmethod
-    def collect(cls, services: Services, workflow_id: str, execution_id: str, symbol: str,
+    def collect(cls, repository: ArtifactRepository, workflow_id: str, execution_id: str, symbol: str,
                 run: RunContext | None, status: str, state: dict[str, Any],
                 error: str | None = None) -> "WorkflowResult":
         """The result, with every artifact stored under this execution (also before a failure)."""
-        stored = [a for a in services.artifacts.by_execution(execution_id)
+        stored = [a for a in repository.by_execution(execution_id)
                   if a.workflow_id == workflow_id]
         return cls(workflow_id, execution_id, symbol, run.run_id if run else None,
                    run.experiment_id if run else None, status,

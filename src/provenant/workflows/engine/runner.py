@@ -8,16 +8,20 @@ Interface for execution engines::
     workflow.step_names     # ("fetch_market_data", ..., "log_to_mlflow"), in order
 
     # One step per task (each may run in its own process), state travelling by XCom:
-    state = start_inputs(workflow.workflow_id, "TSLA", params={"analyst": "rules"})
+    services = get_services()  # or any object with the parts of WorkflowDeps
+    state = start_inputs(workflow.workflow_id, "TSLA", params={"analyst": "rules"},
+                         settings=services.settings)
     for name in workflow.step_names:
-        state = execute_step(workflow.workflow_id, name, execution_id, state)
+        state = execute_step(workflow.workflow_id, name, execution_id, state,
+                             services=services)
     state["run_id"], state["experiment_id"]
 
     # Or everything in this process:
-    result = run_workflow("ibkr_trading_signal_workflow", "TSLA", on_step=print)
+    result = run_workflow("ibkr_trading_signal_workflow", "TSLA", services=services,
+                          on_step=print)
 
-``execute_step(workflow_id, step_name, execution_id, inputs, *, run_id=None)`` runs ONE
-step inside ``mlflow_run_context(workflow_id, execution_id, run_id=run_id,
+``execute_step(workflow_id, step_name, execution_id, inputs, *, services, run_id=None)``
+runs ONE step inside ``mlflow_run_context(workflow_id, execution_id, run_id=run_id,
 end_run=<step is the last>)``: the first step opens (or resumes) the execution's run, the
 last ends it FINISHED, a failing step marks it FAILED and raises :class:`StepFailed`.
 ``inputs`` is the state dict the previous step returned (``start_inputs(...)`` for the
@@ -37,12 +41,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from provenant.bootstrap import Services, get_services
+from provenant.config import Settings
+from provenant.domain.errors import describe_errors
 from provenant.domain.market import normalize_symbol
-from provenant.lineage.context import RunContext, mlflow_run_context
+from provenant.lineage.context import RunContext, run_context
 from provenant.workflows.engine.events import StepEvent, StepFailed, WorkflowFailed, WorkflowResult
 from provenant.workflows.engine.registry import get_workflow
-from provenant.workflows.engine.steps import Step, StepContext, Workflow
+from provenant.workflows.engine.steps import (
+    Step, StepContext, Workflow, WorkflowDeps, run_opener)
 
 StepCallback = Callable[[StepEvent], None]
 
@@ -52,15 +58,14 @@ def default_execution_id(now: datetime | None = None) -> str:
     return f"manual__{(now or datetime.now(UTC)).astimezone(UTC).isoformat()}"
 
 
-def start_inputs(workflow_id: str, symbol: str, params: dict[str, Any] | None = None,
-                 services: Services | None = None) -> dict[str, Any]:
+def start_inputs(workflow_id: str, symbol: str, params: dict[str, Any] | None = None, *,
+                 settings: Settings) -> dict[str, Any]:
     """The first step's inputs: the normalized symbol and the run's resolved parameters.
 
     Raises ValueError for inputs the workflow refuses (e.g. a symbol without market data),
     so that a bad request never opens an MLflow run.
     """
     workflow = get_workflow(workflow_id)
-    settings = (services or get_services()).settings
     resolved = workflow.resolve_params(settings, dict(params or {}))
     symbol = normalize_symbol(symbol)
     if workflow.check_inputs is not None:
@@ -69,48 +74,48 @@ def start_inputs(workflow_id: str, symbol: str, params: dict[str, Any] | None = 
 
 
 def execute_step(workflow_id: str, step_name: str, execution_id: str, inputs: dict[str, Any],
-                 *, run_id: str | None = None, on_step: StepCallback | None = None,
-                 services: Services | None = None) -> dict[str, Any]:
+                 *, services: WorkflowDeps, run_id: str | None = None,
+                 on_step: StepCallback | None = None) -> dict[str, Any]:
     """Run one step inside the execution's MLflow run; return the state for the next step."""
     workflow = get_workflow(workflow_id)
     step = workflow.step(step_name)
-    services = services or get_services()
     state = dict(inputs)
     if "params" not in state:
-        state = {**state, **start_inputs(workflow_id, state.get("symbol", ""), None, services)}
-    with mlflow_run_context(workflow_id, execution_id, run_id=run_id or state.get("run_id"),
-                            end_run=workflow.is_last(step_name), services=services) as run:
+        state = {**state, **start_inputs(workflow_id, state.get("symbol", ""),
+                                         settings=services.settings)}
+    with run_context(run_opener(services), workflow_id, execution_id,
+                     run_id=run_id or state.get("run_id"),
+                     end_run=workflow.is_last(step_name)) as run:
         return _run_step(workflow, step, state, run, services, on_step)
 
 
 def run_workflow(workflow_id: str, symbol: str, execution_id: str | None = None, *,
-                 params: dict[str, Any] | None = None, on_step: StepCallback | None = None,
-                 services: Services | None = None) -> WorkflowResult:
+                 services: WorkflowDeps, params: dict[str, Any] | None = None,
+                 on_step: StepCallback | None = None) -> WorkflowResult:
     """Run every step in this process inside one MLflow run opened before the first step.
 
     Returns the FINISHED result; raises WorkflowFailed (carrying the FAILED result) when a
     step fails.
     """
     workflow = get_workflow(workflow_id)
-    services = services or get_services()
     execution_id = execution_id or default_execution_id()
-    state = start_inputs(workflow_id, symbol, params, services)
+    state = start_inputs(workflow_id, symbol, params, settings=services.settings)
     run: RunContext | None = None
     try:
-        with mlflow_run_context(workflow_id, execution_id, services=services) as run:
+        with run_context(run_opener(services), workflow_id, execution_id) as run:
             for step in workflow.steps:
                 state = execute_step(workflow_id, step.name, execution_id, state,
                                      run_id=run.run_id, on_step=on_step, services=services)
     except StepFailed as exc:
-        result = WorkflowResult.collect(services, workflow_id, execution_id, state["symbol"],
-                                        run, "FAILED", state, error=str(exc))
+        result = WorkflowResult.collect(services.artifacts, workflow_id, execution_id,
+                                        state["symbol"], run, "FAILED", state, error=str(exc))
         raise WorkflowFailed(result) from exc
-    return WorkflowResult.collect(services, workflow_id, execution_id, state["symbol"], run,
-                                  "FINISHED", state)
+    return WorkflowResult.collect(services.artifacts, workflow_id, execution_id,
+                                  state["symbol"], run, "FINISHED", state)
 
 
 def _run_step(workflow: Workflow, step: Step, state: dict[str, Any], run: RunContext,
-              services: Services, on_step: StepCallback | None) -> dict[str, Any]:
+              services: WorkflowDeps, on_step: StepCallback | None) -> dict[str, Any]:
     emit = on_step or (lambda event: None)
     symbol = state.get("symbol")
 
@@ -124,7 +129,7 @@ def _run_step(workflow: Workflow, step: Step, state: dict[str, Any], run: RunCon
     try:
         inputs = step.inputs.model_validate(state)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = describe_errors(exc.errors())
         error = ValueError(f"invalid inputs ({problems}); pass the previous step's state")
         emit(event("failed", 1, started, error=str(error)))
         raise StepFailed(step.name, run, 1, error) from exc

@@ -3,13 +3,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from provenant.bootstrap import Services
+from provenant.adapters.blobs import BlobStore
+from provenant.adapters.tracking import Tracker
 from provenant.config import Settings
-from provenant.lineage.context import RunContext
+from provenant.lineage.context import RunContext, RunOpener
+from provenant.service.storing import ArtifactWriter
+from provenant.store.execution_runs import ExecutionRunRegistry
+from provenant.store.repository import ArtifactRepository
+
+
+class WorkflowDeps(Protocol):
+    """The parts a workflow runs on (the composition root's services provide them)."""
+
+    settings: Settings
+    artifacts: ArtifactRepository
+    execution_runs: ExecutionRunRegistry
+    blobs: BlobStore
+    tracker: Tracker
+
+
+def run_opener(deps: WorkflowDeps) -> RunOpener:
+    return RunOpener(deps.tracker, deps.execution_runs)
 
 
 class StepInputs(BaseModel):
@@ -28,17 +47,23 @@ class StepOutputs(BaseModel):
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a running step may use: its execution's ids, the open MLflow run and services."""
+    """What a running step may use: its execution's ids, the open MLflow run and its parts."""
 
     workflow_id: str
     execution_id: str
     step_name: str
     run: RunContext
-    services: Services
+    deps: WorkflowDeps
 
     @property
     def settings(self) -> Settings:
-        return self.services.settings
+        return self.deps.settings
+
+    @cached_property
+    def writer(self) -> ArtifactWriter:
+        """Stores artifacts inside the open run (their lineage needs no tracking call)."""
+        deps = self.deps
+        return ArtifactWriter(deps.artifacts, deps.blobs, deps.tracker, deps.execution_runs)
 
 
 @dataclass(frozen=True)

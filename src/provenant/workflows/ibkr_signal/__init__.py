@@ -1,4 +1,5 @@
-"""ibkr_trading_signal_workflow: its steps, their typed inputs and outputs, charts and logging."""
-from provenant.workflows.ibkr_signal.steps import WORKFLOW, WORKFLOW_ID
+"""ibkr_trading_signal_workflow: its steps, their typed inputs and outputs, charts and logging.
 
-__all__ = ["WORKFLOW", "WORKFLOW_ID"]
+Only the id lives here, so that naming the workflow (an Airflow DAG file) stays light.
+"""
+WORKFLOW_ID = "ibkr_trading_signal_workflow"

@@ -1,11 +1,9 @@
 """log_to_mlflow's work: params, metrics, chart images and artifact ids into the open run."""
 from __future__ import annotations
 
-import tempfile
-import time
-from pathlib import Path
+import json
 
-from provenant.lineage.context import RunContext
+from provenant.adapters.tracking import Tracker
 
 ARTIFACT_IDS_TAG = "provenant.artifact_ids"
 CHARTS_DIR = "charts"
@@ -38,21 +36,13 @@ def run_metrics(inputs) -> dict[str, float]:
     return metrics
 
 
-def log_execution(run: RunContext, inputs, charts: dict[str, bytes],
+def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes],
                   artifact_ids: list[int]) -> None:
     """One batch of params, metrics and tags, then the charts and the signal as run files."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    client = run.client
-    now = int(time.time() * 1000)
-    client.log_batch(
-        run.run_id,
-        metrics=[Metric(k, float(v), now, 0) for k, v in run_metrics(inputs).items()],
-        params=[Param(k, v) for k, v in run_params(inputs).items()],
-        tags=[RunTag(ARTIFACT_IDS_TAG, ",".join(map(str, artifact_ids))),
-              RunTag("signal_action", inputs.signal.action)])
-    with tempfile.TemporaryDirectory(prefix="provenant-charts-") as folder:
-        for chart_type, png in charts.items():
-            (Path(folder) / f"{inputs.symbol}_{chart_type}.png").write_bytes(png)
-        client.log_artifacts(run.run_id, folder, artifact_path=CHARTS_DIR)
-    client.log_dict(run.run_id, inputs.signal.model_dump(mode="json"), "signal.json")
+    files = {f"{CHARTS_DIR}/{inputs.symbol}_{chart_type}.png": png
+             for chart_type, png in charts.items()}
+    files["signal.json"] = json.dumps(inputs.signal.model_dump(mode="json"), indent=2).encode()
+    tracker.log_run(run_id, params=run_params(inputs), metrics=run_metrics(inputs),
+                    tags={ARTIFACT_IDS_TAG: ",".join(map(str, artifact_ids)),
+                          "signal_action": inputs.signal.action},
+                    files=files)

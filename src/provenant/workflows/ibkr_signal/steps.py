@@ -6,23 +6,25 @@ BUY and SELL always record one, on paper unless the ibkr broker is configured.
 """
 from __future__ import annotations
 
-from provenant.artifacts import (
-    store_chart_artifact, store_llm_artifact, store_order_artifact, store_signal_artifact)
+from provenant.adapters.analysts import AnalystError, AnalystRequest, ChartImage, get_analyst
+from provenant.adapters.brokers import get_broker
+from provenant.adapters.market_data import check_source, fetch_bars
+from provenant.domain.indicators import compute_indicators, resample_weekly, snapshot
 from provenant.domain.signals import Order
+from provenant.service.images import read_image
 from provenant.workflows.ibkr_signal.models import (
     AnalysisInputs, AnalysisOutputs, AnalysisRef, ChartInputs, ChartRef, DailyChart, LogInputs,
     LogOutputs, MarketData, OrderInputs, OrderOutcome, OrderOutputs, RunParams,
     SignalInputs, SignalOutputs, SymbolInputs, WeeklyChart, resolve_params)
 from provenant.workflows.engine.steps import Step, StepContext, Workflow
-
-WORKFLOW_ID = "ibkr_trading_signal_workflow"
+from provenant.workflows.ibkr_signal import WORKFLOW_ID
+from provenant.workflows.ibkr_signal.charts import (
+    DAILY_BARS_SHOWN, WEEKLY_BARS_SHOWN, render_chart)
+from provenant.workflows.ibkr_signal.mlflow_logging import log_execution
 
 
 def fetch_market_data(ctx: StepContext, inputs: SymbolInputs) -> MarketData:
     """Daily bars from the chosen provider, validated, with daily and weekly indicators."""
-    from provenant.domain.indicators import resample_weekly, snapshot
-    from provenant.adapters.market_data import fetch_bars
-
     p = inputs.params
     market = fetch_bars(p.market_data_provider, inputs.symbol, ctx.settings,
                         csv_path=p.market_data_csv, lookback=p.lookback_bars)
@@ -33,14 +35,10 @@ def fetch_market_data(ctx: StepContext, inputs: SymbolInputs) -> MarketData:
 
 def check_market_data(symbol: str, params: RunParams) -> None:
     """Refuse, before the run opens, a symbol or file that fetch_market_data cannot read."""
-    from provenant.adapters.market_data import check_source
-
     check_source(params.market_data_provider, symbol, params.market_data_csv)
 
 
 def _chart(ctx: StepContext, inputs: ChartInputs, chart_type: str) -> ChartRef:
-    from provenant.workflows.ibkr_signal.charts import DAILY_BARS_SHOWN, WEEKLY_BARS_SHOWN, render_chart
-    from provenant.domain.indicators import compute_indicators, resample_weekly, snapshot
 
     bars = inputs.market.to_frame()
     shown = DAILY_BARS_SHOWN
@@ -50,9 +48,9 @@ def _chart(ctx: StepContext, inputs: ChartInputs, chart_type: str) -> ChartRef:
     png = render_chart(bars, indicators, title=f"{inputs.symbol} {chart_type}", bars_shown=shown)
     shown = min(shown, len(bars))
     latest = snapshot(bars, chart_type, indicators)
-    artifact = store_chart_artifact(
+    artifact = ctx.writer.chart(
         name=f"{inputs.symbol} {chart_type} chart", symbol=inputs.symbol, image=png,
-        chart_type=chart_type, step_name=ctx.step_name, services=ctx.services,
+        chart_type=chart_type, step_name=ctx.step_name,
         indicators=latest.model_dump(mode="json", exclude_none=True),
         bars_shown=shown, first_date=bars.index[-shown].date().isoformat(),
         last_date=inputs.market.last_date.isoformat(), data_provider=inputs.market.provider)
@@ -71,30 +69,25 @@ def generate_weekly_chart(ctx: StepContext, inputs: ChartInputs) -> WeeklyChart:
 
 def chart_png(ctx: StepContext, artifact_id: int) -> bytes:
     """A stored chart's image bytes, from the blob store."""
-    image = ctx.services.artifacts.image_of(artifact_id)
-    if image is None:
-        raise LookupError(f"chart artifact {artifact_id} has no image")
-    return ctx.services.blobs.get(image[0])
+    return read_image(ctx.deps.artifacts, ctx.deps.blobs, artifact_id)[0]
 
 
 def analyze_with_llm(ctx: StepContext, inputs: AnalysisInputs) -> AnalysisOutputs:
     """Ask the analyst for a signal; store the exchange (also a failed one) as the LLM artifact."""
-    from provenant.adapters.analysts import AnalystError, AnalystRequest, ChartImage, get_analyst
-
     charts = [ChartImage(ref.chart_type, chart_png(ctx, ref.artifact_id), ref.artifact_id)
               for ref in (inputs.daily_chart, inputs.weekly_chart)]
     request = AnalystRequest(inputs.symbol, inputs.daily_indicators, inputs.weekly_indicators,
                              charts)
     name = f"{inputs.symbol} chart analysis"
     common = {"name": name, "symbol": inputs.symbol, "step_name": ctx.step_name,
-              "services": ctx.services, "chart_artifact_ids": [c.artifact_id for c in charts]}
+              "chart_artifact_ids": [c.artifact_id for c in charts]}
     try:
         analysis = get_analyst(inputs.params.analyst, ctx.settings).analyze(request)
     except AnalystError as exc:
         if exc.exchange:  # keep what the model said: auditors need the failed answers too
-            store_llm_artifact(**common, **exc.exchange, valid=False, error=str(exc))
+            ctx.writer.llm(**common, **exc.exchange, valid=False, error=str(exc))
         raise
-    stored = store_llm_artifact(
+    stored = ctx.writer.llm(
         **common, prompt=analysis.prompt, response=analysis.response,
         model_name=analysis.model_name, provider=analysis.provider,
         latency_ms=analysis.latency_ms, prompt_tokens=analysis.prompt_tokens,
@@ -109,28 +102,26 @@ def generate_signal(ctx: StepContext, inputs: SignalInputs) -> SignalOutputs:
     """Store the analyst's validated proposal as the execution's signal."""
     signal = inputs.analysis.proposal
     fields = signal.model_dump(mode="json", exclude={"action", "confidence"}, exclude_none=True)
-    stored = store_signal_artifact(
+    stored = ctx.writer.signal(
         name=f"{inputs.symbol} {signal.action} signal", symbol=inputs.symbol,
         action=signal.action, confidence=signal.confidence, step_name=ctx.step_name,
-        services=ctx.services, **fields, model_name=inputs.analysis.model_name,
+        **fields, model_name=inputs.analysis.model_name,
         llm_artifact_id=inputs.analysis.llm_artifact_id)
     return SignalOutputs(signal=signal, signal_artifact_id=stored.id)
 
 
 def place_order(ctx: StepContext, inputs: OrderInputs) -> OrderOutputs:
     """BUY/SELL: a bracket order via the broker, recorded as an artifact. HOLD: nothing."""
-    from provenant.adapters.brokers import get_broker
-
     broker_name = inputs.params.broker
     if inputs.signal.action == "HOLD":
         return OrderOutputs(order=OrderOutcome(status="skipped", broker=broker_name,
                                                reason="signal is HOLD: no order placed"))
     order = Order.for_signal(inputs.symbol, inputs.signal, inputs.params.order_quantity)
     placement = get_broker(broker_name, ctx.settings).place(order)
-    stored = store_order_artifact(
+    stored = ctx.writer.order(
         name=f"{inputs.symbol} {order.side} {order.quantity} ({placement.broker})",
         symbol=inputs.symbol, side=order.side, quantity=order.quantity,
-        order_type=order.order_type, step_name=ctx.step_name, services=ctx.services,
+        order_type=order.order_type, step_name=ctx.step_name,
         limit_price=order.limit_price, stop_loss=order.stop_loss,
         take_profit=order.take_profit, broker=placement.broker, status=placement.status,
         sent=placement.sent, **placement.details)
@@ -140,15 +131,13 @@ def place_order(ctx: StepContext, inputs: OrderInputs) -> OrderOutputs:
 
 def log_to_mlflow(ctx: StepContext, inputs: LogInputs) -> LogOutputs:
     """Params, metrics, chart images and artifact ids into the execution's run; its id."""
-    from provenant.workflows.ibkr_signal.mlflow_logging import log_execution
-
     artifact_ids = [inputs.daily_chart.artifact_id, inputs.weekly_chart.artifact_id,
                     inputs.analysis.llm_artifact_id, inputs.signal_artifact_id]
     if inputs.order.artifact_id is not None:
         artifact_ids.append(inputs.order.artifact_id)
     charts = {ref.chart_type: chart_png(ctx, ref.artifact_id)
               for ref in (inputs.daily_chart, inputs.weekly_chart)}
-    log_execution(ctx.run, inputs, charts, artifact_ids)
+    log_execution(ctx.deps.tracker, ctx.run.run_id, inputs, charts, artifact_ids)
     return LogOutputs(logged_run_id=ctx.run.run_id, logged_artifact_ids=artifact_ids)
 
 

@@ -10,7 +10,8 @@ from mlflow.tracking import MlflowClient
 from provenant.artifacts import store_signal_artifact
 from provenant.bootstrap import configure, reset_services
 from provenant.domain.lineage import LineageStatus
-from provenant.lineage.hydration import Hydrator, shared_hydrator
+from provenant import runtime
+from provenant.lineage.hydration import Hydrator
 
 WF = "ibkr_trading_signal_workflow"
 
@@ -42,9 +43,17 @@ def log_run(uri: str, execution_id: str) -> str:
     return run.info.run_id
 
 
+def hydrator_of(services, **options) -> Hydrator:
+    """The app's hydrator on these services, with options (clock, max_lookups) changed."""
+    settings = services.settings
+    return Hydrator(runtime.resolver(services), services.artifacts,
+                    timeout_seconds=settings.hydration_timeout_seconds,
+                    miss_ttl_seconds=settings.hydration_miss_ttl_seconds, **options)
+
+
 def test_miss_is_remembered_only_for_its_ttl(services, mlflow_uri):
     clock = Clock()
-    hydrator = Hydrator(services, clock=clock)
+    hydrator = hydrator_of(services, clock=clock)
     art = pending_signal("exec-ttl")
     assert hydrator.hydrate(art)[1] == LineageStatus.pending
     run_id = log_run(mlflow_uri, "exec-ttl")
@@ -70,7 +79,7 @@ def test_zero_ttl_never_remembers_a_miss(make_settings, database_url, mlflow_uri
     services = configure(make_settings(database_url=database_url, mlflow_tracking_uri=mlflow_uri,
                                        hydration_miss_ttl_seconds=0))
     try:
-        hydrator = Hydrator(services)
+        hydrator = hydrator_of(services)
         art = pending_signal("exec-no-ttl")
         assert hydrator.hydrate(art)[1] == LineageStatus.pending
         log_run(mlflow_uri, "exec-no-ttl")
@@ -80,7 +89,7 @@ def test_zero_ttl_never_remembers_a_miss(make_settings, database_url, mlflow_uri
 
 
 def test_nothing_to_look_up_makes_no_call(services, mlflow_uri):
-    hydrator = Hydrator(services)
+    hydrator = hydrator_of(services)
     no_execution = store_signal_artifact(name="s", symbol="TSLA", action="BUY", confidence=0.5)
     run_id = log_run(mlflow_uri, "exec-persisted")
     persisted = store_signal_artifact(name="s", symbol="TSLA", action="BUY", confidence=0.5,
@@ -93,7 +102,7 @@ def test_nothing_to_look_up_makes_no_call(services, mlflow_uri):
 
 
 def test_one_lookup_serves_all_artifacts_of_an_execution(services, mlflow_uri):
-    hydrator = Hydrator(services)
+    hydrator = hydrator_of(services)
     single = pending_signal("exec-single")
     group = [pending_signal("exec-group") for _ in range(5)]
     log_run(mlflow_uri, "exec-single")
@@ -117,7 +126,7 @@ def test_unreachable_tracker_gives_unavailable_never_an_error(make_settings, dat
                                        hydration_timeout_seconds=5))
     try:
         art = services.artifacts.add(_new_pending("exec-down"))
-        hydrated, status = Hydrator(services).hydrate(art)
+        hydrated, status = hydrator_of(services).hydrate(art)
         assert status == LineageStatus.unavailable and hydrated.run_id is None
         assert services.artifacts.repairs(art.id) == []
     finally:
@@ -127,15 +136,15 @@ def test_unreachable_tracker_gives_unavailable_never_an_error(make_settings, dat
 def test_a_stuck_tracker_does_not_pile_up_lookups(services):
     art = pending_signal("exec-busy")
     calls = services.tracker.calls
-    assert Hydrator(services, max_lookups=0).hydrate(art)[1] == LineageStatus.unavailable
+    assert hydrator_of(services, max_lookups=0).hydrate(art)[1] == LineageStatus.unavailable
     assert services.tracker.calls == calls
 
 
 def test_a_read_waits_for_a_free_lookup_slot_within_its_deadline(services, mlflow_uri):
     art = pending_signal("exec-slot")
     run_id = log_run(mlflow_uri, "exec-slot")
-    hydrator = Hydrator(services, max_lookups=1)
-    other = ("exec-held", WF)
+    hydrator = hydrator_of(services, max_lookups=1)
+    other = (WF, "exec-held")
     with hydrator._lock:  # the one slot is taken by another execution's lookup...
         hydrator._inflight[other] = Future()
 
@@ -152,11 +161,7 @@ def test_a_read_waits_for_a_free_lookup_slot_within_its_deadline(services, mlflo
 def test_broken_hydration_still_answers(services):
     art = pending_signal("exec-broken")
     services.settings.hydration_timeout_seconds = "not a number"  # break the deadline maths
-    assert Hydrator(services).hydrate(art) == (art, LineageStatus.unavailable)
-
-
-def test_shared_hydrator_is_one_per_services(services):
-    assert shared_hydrator(services) is shared_hydrator(services)
+    assert hydrator_of(services).hydrate(art) == (art, LineageStatus.unavailable)
 
 
 def _new_pending(execution_id: str):

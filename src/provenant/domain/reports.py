@@ -1,0 +1,97 @@
+"""What the repair, verify and import jobs report: one model each, for the HTTP response,
+the CLI's `--json` and the Airflow task's return value alike."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Report(BaseModel):
+    """A job's report; `ok` when nothing went wrong."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class RepairRecord(BaseModel):
+    """One row of the append-only lineage audit log."""
+
+    artifact_id: int
+    run_id: str
+    experiment_id: str
+    source: str = Field(description="hydrate (on read), repair (the job) or attach (PATCH)")
+    repaired_at: datetime
+
+
+class RepairLog(Report):
+    """Audit rows, newest first."""
+
+    items: list[RepairRecord]
+
+
+class RepairedArtifact(BaseModel):
+    artifact_id: int
+    run_id: str
+    experiment_id: str
+
+
+class RepairReport(Report):
+    """What one repair pass found and did (the CONTRACT's keys, plus bookkeeping)."""
+
+    dry_run: bool = False
+    scanned: int = 0
+    repaired: list[RepairedArtifact] = Field(default_factory=list)
+    unresolved: list[int] = Field(default_factory=list)
+    skipped: list[int] = Field(default_factory=list, description=(
+        "Artifacts another writer repaired first."))
+    errors: list[str] = Field(default_factory=list)
+    executions: int = 0
+    tracking_calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Mismatch(BaseModel):
+    artifact_id: int
+    run_id: str
+    experiment_id: str | None
+    problem: str
+
+
+class VerifyReport(Report):
+    """Artifacts checked, the runs they name, and every disagreement found."""
+
+    checked: int = 0
+    runs: int = 0
+    mismatches: list[Mismatch] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    tracking_calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and not self.errors
+
+
+class RowProblem(BaseModel):
+    id: Any
+    reason: str
+
+
+class ImportReport(Report):
+    """Every source row ends up in exactly one of imported, skipped or failed."""
+
+    source: str
+    total: int = 0
+    imported: list[int] = Field(default_factory=list)
+    skipped: list[int] = Field(default_factory=list, description="Already imported before.")
+    failed: list[RowProblem] = Field(default_factory=list)
+    warnings: list[RowProblem] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+

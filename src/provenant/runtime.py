@@ -1,0 +1,50 @@
+"""Use cases bound to the composition root's services: what the entrypoints (CLI, Airflow
+tasks, the HTTP app, the public Python API) call, so each binds them the same way."""
+from __future__ import annotations
+
+from typing import Any
+
+from provenant.bootstrap import Services
+from provenant.domain.reports import ImportReport, RepairReport, VerifyReport
+from provenant.lineage.hydration import Hydrator
+from provenant.lineage.repair import repair_lineage
+from provenant.lineage.resolve import Resolver
+from provenant.lineage.verify import verify_lineage
+from provenant.service.legacy_import import import_legacy
+from provenant.service.storing import ArtifactWriter
+
+
+def resolver(services: Services) -> Resolver:
+    """The one resolver: claims, then MLflow."""
+    return Resolver(services.tracker, services.execution_runs)
+
+
+def writer(services: Services) -> ArtifactWriter:
+    """The store path."""
+    return ArtifactWriter(services.artifacts, services.blobs, services.tracker,
+                          services.execution_runs)
+
+
+def hydrator(services: Services) -> Hydrator:
+    """A read-time hydrator with the settings' deadline and miss memory."""
+    settings = services.settings
+    return Hydrator(resolver(services), services.artifacts,
+                    timeout_seconds=settings.hydration_timeout_seconds,
+                    miss_ttl_seconds=settings.hydration_miss_ttl_seconds)
+
+
+def repair(services: Services, **options: Any) -> RepairReport:
+    """One repair pass (options: dry_run, workflow_id, batch_size, progress)."""
+    options.setdefault("batch_size", services.settings.repair_batch_size)
+    return repair_lineage(services.artifacts, resolver(services), **options)
+
+
+def verify(services: Services) -> VerifyReport:
+    """Check every stored lineage against MLflow."""
+    return verify_lineage(services.artifacts, services.tracker)
+
+
+def import_rows(services: Services, source_url: str, **options: Any) -> ImportReport:
+    """Import the previous system's artifacts table."""
+    return import_legacy(services.artifacts, services.blobs, services.tracker, source_url,
+                         **options)
