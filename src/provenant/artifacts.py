@@ -24,31 +24,19 @@ def store_artifact(artifact_type: ArtifactType | str, *, services: Services | No
     return writer_for(services).store(artifact_type, **kwargs)
 
 
-def store_chart_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
-    """Store a chart image: name, symbol, image (bytes or a path), chart_type, step_name."""
-    return writer_for(services).chart(**kwargs)
+def _bound(kind: str, keywords: str):
+    """`store_<kind>_artifact(**keywords)`: ArtifactWriter.<kind> on the process's services."""
+    def store(*, services: Services | None = None, **kwargs: Any) -> Artifact:
+        return getattr(writer_for(services), kind)(**kwargs)
+
+    store.__name__ = store.__qualname__ = f"store_{kind}_artifact"
+    store.__doc__ = f"Store a {kind} artifact: {keywords} (and extra payload keys)."
+    return store
 
 
-def store_llm_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
-    """Store an LLM exchange: name, symbol, prompt, response, model_name, step_name."""
-    return writer_for(services).llm(**kwargs)
-
-
-def store_signal_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
-    """Store a trading signal: name, symbol, action (BUY/SELL/HOLD), confidence, step_name."""
-    return writer_for(services).signal(**kwargs)
-
-
-def store_order_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
-    """Store an order: name, symbol, side, quantity, order_type, step_name."""
-    return writer_for(services).order(**kwargs)
-
-
-def store_trade_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
-    """Store an executed trade: name, symbol, step_name and its fields."""
-    return writer_for(services).trade(**kwargs)
-
-
-def store_portfolio_artifact(*, services: Services | None = None, **kwargs: Any) -> Artifact:
-    """Store a portfolio snapshot: name, symbol, step_name and its fields."""
-    return writer_for(services).portfolio(**kwargs)
+store_chart_artifact = _bound("chart", "name, symbol, image (bytes or a path), chart_type")
+store_llm_artifact = _bound("llm", "name, symbol, prompt, response, model_name")
+store_signal_artifact = _bound("signal", "name, symbol, action (BUY/SELL/HOLD), confidence")
+store_order_artifact = _bound("order", "name, symbol, side, quantity, order_type")
+store_trade_artifact = _bound("trade", "name, symbol and the trade's fields")
+store_portfolio_artifact = _bound("portfolio", "name, symbol and the snapshot's fields")

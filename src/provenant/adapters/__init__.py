@@ -1,1 +1,2 @@
-"""Adapters: MLflow tracking, blob storage, market data, analysts, brokers, the MLflow UI process."""
+"""Adapters, each behind a small Protocol: MLflow tracking, blob storage, market data,
+analysts, brokers, and the MLflow UI process."""

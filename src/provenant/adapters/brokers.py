@@ -5,11 +5,11 @@ No order ever reaches a live account unless PROVENANT_ALLOW_LIVE_ORDERS is true.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from provenant.adapters.choice import choose
 from provenant.config import Settings
 from provenant.domain.signals import Order
-
-BROKERS = ("paper", "ibkr")
 
 
 class LiveOrdersDisabled(PermissionError):
@@ -24,6 +24,15 @@ class Placement:
     status: str  # "recorded" (paper) or the broker's order status
     sent: bool  # whether anything left this process
     details: dict = field(default_factory=dict)
+
+
+class Broker(Protocol):
+    """Places an order and says what happened to it."""
+
+    name: str
+
+    def place(self, order: Order) -> Placement:
+        """Send (or, on paper, record) the order."""
 
 
 class PaperBroker:
@@ -70,10 +79,6 @@ class IbkrBroker:
                                              "perm_id": parent.order.permId})
 
 
-def get_broker(name: str, settings: Settings):
+def get_broker(name: str, settings: Settings) -> Broker:
     """The broker called `name`."""
-    if name == "paper":
-        return PaperBroker()
-    if name == "ibkr":
-        return IbkrBroker(settings)
-    raise ValueError(f"unknown broker {name!r}; choose one of {', '.join(BROKERS)}")
+    return choose("broker", name, {"paper": PaperBroker, "ibkr": lambda: IbkrBroker(settings)})

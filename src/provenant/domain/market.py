@@ -111,6 +111,11 @@ class BarSeries(BaseModel):
         frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date")
         return frame
 
+    def describe(self) -> str:
+        """`N daily bars FIRST..LAST from PROVIDER`, for progress lines."""
+        return (f"{len(self.bars)} daily bars {self.first_date}..{self.last_date} "
+                f"from {self.provider}")
+
     @property
     def first_date(self) -> date:
         return self.bars[0].date

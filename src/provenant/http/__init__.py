@@ -1,1 +1,2 @@
-"""The HTTP face: the app factory, middleware and dependencies; api/ and web/ are sibling routers."""
+"""The HTTP face: the app factory, middleware and dependencies; `api/` and `web/` are
+sibling routers that never import each other."""

@@ -82,15 +82,10 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn known failures into JSON answers."""
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(ValidationError, _invalid_value)
-    app.add_exception_handler(InvalidImage, _refused)
-    app.add_exception_handler(Refused, _refused)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(Conflict, _conflict)
-    app.add_exception_handler(InvalidCursor, _invalid_cursor)
-    app.add_exception_handler(DataError, _unstorable)
-    app.add_exception_handler(TrackingUnavailable, _tracking_unavailable)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(PoolTimeout, _database_error)
-    app.add_exception_handler(Exception, _unexpected)
+    handlers = {RequestValidationError: _invalid_request, ValidationError: _invalid_value,
+                InvalidImage: _refused, Refused: _refused, NotFound: _not_found,
+                Conflict: _conflict, InvalidCursor: _invalid_cursor, DataError: _unstorable,
+                TrackingUnavailable: _tracking_unavailable, DBAPIError: _database_error,
+                PoolTimeout: _database_error, Exception: _unexpected}
+    for error, handler in handlers.items():
+        app.add_exception_handler(error, handler)

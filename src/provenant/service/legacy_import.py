@@ -63,7 +63,8 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
                 try:
                     converted.append(_convert(services, row, images_root, report))
                 except (LegacyRowError, ValidationError) as exc:
-                    report.failed.append(RowProblem(id=row["id"], reason=describe_error(exc, "row")))
+                    report.failed.append(RowProblem(id=row["id"],
+                                                    reason=describe_error(exc, "row")))
             _insert(services, converted, report)
             done += len(page)
             if progress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -74,6 +75,14 @@ class Analysis:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     rejected: list[dict] = field(default_factory=list)  # invalid answers before this one
+
+
+class Analyst(Protocol):
+    """Turns a symbol's indicators and charts into a validated signal proposal."""
+
+    def analyze(self, request: AnalystRequest) -> Analysis:
+        """The analysis; AnalystError (with the exchange, when there was one) otherwise."""
+
 
 
 def user_prompt(request: AnalystRequest) -> str:

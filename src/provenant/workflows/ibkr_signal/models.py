@@ -47,8 +47,7 @@ class MarketData(StepOutputs):
     weekly_indicators: IndicatorSnapshot
 
     def summary(self) -> str:
-        return (f"{len(self.market.bars)} daily bars {self.market.first_date}.."
-                f"{self.market.last_date} from {self.market.provider}")
+        return self.market.describe()
 
 
 class ChartInputs(StepInputs):
