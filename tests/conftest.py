@@ -1,9 +1,9 @@
-"""Fixtures that start real parts: MLflow stores and servers, SQLite and PostgreSQL."""
+"""Fixtures that start real parts: MLflow stores and servers, SQLite, PostgreSQL, Chromium."""
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,10 +11,25 @@ from sqlalchemy import create_engine, text
 
 from provenant.bootstrap import configure, reset_services
 from provenant.config import Settings
+from provenant.adapters.mlflow_tracker import MLFLOW_ENVIRONMENT
+from tests.support.environment import IN_CI, require_postgres, unavailable
 from tests.support.mlflow_server import MlflowServer
 
-IN_CI = bool(os.environ.get("CI"))
-PG_URL = os.environ.get("PROVENANT_TEST_DATABASE_URL")
+
+def _skip_reason(report) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_terminal_summary(terminalreporter):
+    """After pytest's own summary (-ra), one line: how many tests were skipped, and why."""
+    yield
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons = Counter(_skip_reason(report) for report in skipped)
+    detail = "; ".join(f"{reason}: {n}" for reason, n in reasons.most_common())
+    terminalreporter.write_line(f"skipped: {len(skipped)}" + (f" ({detail})" if detail else ""),
+                                yellow=bool(skipped), green=not skipped)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -54,24 +69,21 @@ def mlflow_server(tmp_path_factory, mlflow_template):
     server.stop()
 
 
-def _postgres_url() -> str:
-    if not PG_URL:
-        if IN_CI:
-            pytest.fail("PROVENANT_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI")
-        pytest.skip("PROVENANT_TEST_DATABASE_URL not set")
-    return PG_URL
+@pytest.fixture(scope="session")
+def postgres_base_url() -> str:
+    """The test PostgreSQL database (skipped locally, failed in CI, when there is none)."""
+    return require_postgres()
 
 
 @pytest.fixture
-def postgres_url():
+def postgres_url(postgres_base_url):
     """A fresh schema in the test PostgreSQL database, dropped afterwards."""
-    base = _postgres_url()
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
+    admin = create_engine(postgres_base_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    sep = "&" if "?" in postgres_base_url else "?"
+    yield f"{postgres_base_url}{sep}options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
@@ -100,3 +112,77 @@ def services(make_settings, database_url, mlflow_uri):
     svc = configure(make_settings(database_url=database_url, mlflow_tracking_uri=mlflow_uri))
     yield svc
     reset_services()
+
+
+@pytest.fixture
+def api_settings(make_settings, database_url, mlflow_uri):
+    """Settings for an API on a real database and MLflow store; keywords override."""
+    from tests.support.api import TOKEN
+
+    def make(**overrides):
+        values = {"database_url": database_url, "mlflow_tracking_uri": mlflow_uri,
+                  "api_token": TOKEN, "repair_interval_seconds": 0, **overrides}
+        return make_settings(**values)
+    return make
+
+
+@pytest.fixture
+def start_api():
+    """Build services + app from settings and open a TestClient; all closed afterwards."""
+    from fastapi.testclient import TestClient
+
+    from provenant.http.app import create_app
+
+    opened = []
+
+    def start(settings) -> TestClient:
+        client = TestClient(create_app(configure(settings)))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield start
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
+    reset_services()
+
+
+@pytest.fixture
+def api(api_settings, start_api):
+    """A client of the API on a fresh database (SQLite or PostgreSQL) and MLflow store."""
+    return start_api(api_settings())
+
+
+@pytest.fixture
+def short_mlflow_retries(monkeypatch):
+    """MLflow HTTP retries as `provenant serve` sets them."""
+    for name, value in MLFLOW_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module (never downloaded: Debian's, via executable_path)."""
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab on a laptop-sized screen; script dialogs are recorded, then dismissed."""
+    from tests.support.browser import LAPTOP
+
+    context = browser.new_context(viewport=LAPTOP)
+    tab = context.new_page()
+    tab.dialogs = []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    yield tab
+    context.close()

@@ -20,7 +20,7 @@ from provenant.config import Settings
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.lineage import mlflow_run_context
 from provenant.http.web.format import show, show_number, show_percent
-from tests.e2e.conftest import null_words_in, serve_app
+from tests.support.browser import null_words_in, serve_app
 from tests.support.proxy import CountingProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.mlflow_server]

@@ -12,7 +12,7 @@ from provenant.artifacts import store_signal_artifact
 from provenant.domain.artifacts import NewArtifact
 from provenant.lineage import mlflow_run_context
 from provenant.http.web.format import MISSING, show, show_latency, show_percent
-from tests.e2e.conftest import NULL_WORDS
+from tests.support.browser import NULL_WORDS
 
 WF = "ibkr_trading_signal_workflow"
 

@@ -7,8 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from provenant.lineage import mlflow_run_context
-from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
-    AUTH, WF, api, api_settings, png_bytes, signal_body, start_api)
+from tests.support.api import AUTH, WF, png_bytes, signal_body
 
 ODD_EXECUTION = "manual__2026-11-25T10:00:00+00:00 \"it's\" a/b"
 

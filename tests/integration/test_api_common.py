@@ -1,114 +1,14 @@
-"""Shared API fixtures, plus health, OpenAPI, metrics and auth tests (SQLite, PostgreSQL)."""
+"""Health, OpenAPI, metrics and auth of the API (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
-import io
 import threading
-import time
-import uuid
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
-from mlflow.tracking import MlflowClient
-from PIL import Image
 
 from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
-from provenant.adapters.mlflow_tracker import MLFLOW_ENVIRONMENT
-from tests.support.mlflow_server import free_port
-
-TOKEN = "t0ken-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-WF = "ibkr_trading_signal_workflow"
-
-
-def png_bytes(color=(200, 30, 30)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def signal_body(**overrides) -> dict:
-    body = {"type": "signal", "name": "TSLA signal", "symbol": "TSLA", "workflow_id": WF,
-            "execution_id": f"exec-{uuid.uuid4().hex[:8]}", "step_name": "generate_signal",
-            "payload": {"action": "BUY", "confidence": 0.72}}
-    return {**body, **overrides}
-
-
-def log_run(tracking_uri: str, tags: dict, start_time: int | None = None,
-            experiment: str | None = None) -> tuple[str, str]:
-    """Create a real MLflow run with these tags; returns (run_id, experiment_id)."""
-    client = MlflowClient(tracking_uri)
-    name = experiment or f"exp-{uuid.uuid4().hex[:8]}"
-    found = client.get_experiment_by_name(name)
-    experiment_id = found.experiment_id if found else client.create_experiment(name)
-    run = client.create_run(experiment_id, start_time=start_time, tags=tags)
-    client.set_terminated(run.info.run_id, "FINISHED")
-    return run.info.run_id, experiment_id
-
-
-@pytest.fixture
-def api_settings(make_settings, database_url, mlflow_uri):
-    """Settings for an API on a real database and MLflow store; keywords override."""
-    def make(**overrides):
-        values = {"database_url": database_url, "mlflow_tracking_uri": mlflow_uri,
-                  "api_token": TOKEN, "repair_interval_seconds": 0, **overrides}
-        return make_settings(**values)
-    return make
-
-
-@pytest.fixture
-def start_api():
-    """Build services + app from settings and open a TestClient; all closed afterwards."""
-    opened = []
-
-    def start(settings) -> TestClient:
-        client = TestClient(create_app(configure(settings)))
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield start
-    for client in reversed(opened):
-        client.__exit__(None, None, None)
-    reset_services()
-
-
-@pytest.fixture
-def api(api_settings, start_api) -> TestClient:
-    """A client of the API on a fresh database (SQLite or PostgreSQL) and MLflow store."""
-    return start_api(api_settings())
-
-
-@pytest.fixture
-def short_mlflow_retries(monkeypatch):
-    """MLflow HTTP retries as `provenant serve` sets them."""
-    for name, value in MLFLOW_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-
-
-class LiveServer:
-    """The app under a real uvicorn on a free port, in a thread (for real client timeouts)."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        self.thread.start()
-        for _ in range(200):
-            if self.server.started:
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("uvicorn did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
+from tests.support.api import AUTH, TOKEN, png_bytes, signal_body
 
 def test_health_reports_ok(api):
     answer = api.get("/api/health")

@@ -18,7 +18,7 @@ from schemathesis.checks import positive_data_acceptance
 
 from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
-from tests.integration.test_api_common import AUTH, TOKEN
+from tests.support.api import AUTH, TOKEN
 
 EXAMPLES_PER_OPERATION_AND_MODE = 75
 MIN_REQUESTS = 1000

@@ -12,8 +12,7 @@ import pytest
 from provenant.http.app import create_app
 from provenant.bootstrap import configure, get_services
 from provenant.domain.artifacts import NewArtifact
-from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
-    AUTH, WF, LiveServer, api_settings, log_run, short_mlflow_retries, signal_body, start_api)
+from tests.support.api import AUTH, WF, LiveServer, log_run, signal_body
 from tests.support.proxy import CountingProxy
 
 pytestmark = pytest.mark.mlflow_server

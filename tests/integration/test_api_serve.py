@@ -1,51 +1,15 @@
 """`provenant serve` as a real process: API up, port errors, the MLflow UI started and stopped."""
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli import listening, serve, stop, wait_healthy
 from tests.support.mlflow_server import free_port
-
-PROVENANT = str(Path(sys.executable).with_name("provenant"))
-
-
-def serve(tmp_path, *args: str, **env: str) -> subprocess.Popen:
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("PROVENANT_", "MLFLOW_"))}
-    environment.update(PROVENANT_HOME=str(tmp_path / "home"), **env)
-    return subprocess.Popen([PROVENANT, "serve", *args], env=environment, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 90) -> httpx.Response:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            return httpx.get(url, timeout=2)
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer")
-
-
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    output, _ = proc.communicate(timeout=60)
-    return proc.returncode, output
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
 
 def test_serve_answers_health_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
@@ -139,3 +103,30 @@ def test_serve_with_two_workers_serves_and_stops_them_all(tmp_path):
     assert not listening(port)
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived `provenant serve`"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "provenant.example"])
+def test_serve_refuses_a_non_loopback_host_without_a_token(tmp_path, host):
+    port = free_port()
+    proc = serve(tmp_path, "--no-mlflow-ui", "--host", host, "--port", str(port))
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert output.strip().splitlines() == [
+        f"Error: refusing to serve on {host} without PROVENANT_API_TOKEN (anyone who can reach "
+        "it could write artifacts): set the token, or pass --allow-unauthenticated-writes"]
+    assert not listening(port)
+
+
+@pytest.mark.parametrize("flag,env,warned", [
+    (["--allow-unauthenticated-writes"], {}, True),
+    ([], {"PROVENANT_API_TOKEN": "s3cret-token"}, False)])
+def test_serve_on_all_interfaces_with_a_token_or_the_flag(tmp_path, flag, env, warned):
+    port = free_port()
+    proc = serve(tmp_path, "--no-mlflow-ui", "--host", "0.0.0.0", "--port", str(port), *flag,
+                 PROVENANT_REPAIR_INTERVAL_SECONDS="0", **env)
+    try:
+        assert wait_healthy(f"http://127.0.0.1:{port}/api/health", proc).status_code == 200
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
+    assert ("Warning: serving on 0.0.0.0 without PROVENANT_API_TOKEN" in output) is warned

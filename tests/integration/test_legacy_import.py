@@ -12,8 +12,7 @@ from sqlalchemy import create_engine, text
 from provenant import runtime
 from provenant.bootstrap import configure, reset_services
 from provenant.store.legacy import LegacySourceError
-from tests.integration.test_repair_cli import cli
-from tests.conftest import _postgres_url
+from tests.support.cli import cli
 from tests.support.legacy_db import (
     QA_EXECUTION_ID, WORKFLOW, LegacyDb, chart_row, llm_row, postgres_legacy_url,
     signal_row, sqlite_legacy_url)
@@ -118,8 +117,8 @@ def test_import_from_sqlite_keeps_ids_types_lineage_and_images(services, tmp_pat
 
 
 @pytest.mark.postgres
-def test_import_from_postgres_source(services, tmp_path):
-    with postgres_legacy_url(_postgres_url()) as url:
+def test_import_from_postgres_source(services, tmp_path, postgres_base_url):
+    with postgres_legacy_url(postgres_base_url) as url:
         LegacyDb(url).add(*legacy_rows(tmp_path)).close()
         report = runtime.import_rows(services, url, images_root=tmp_path)
         check_imported(services, report, (tmp_path / "charts" / "tsla_daily.png").read_bytes())

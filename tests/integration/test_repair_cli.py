@@ -2,34 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
+from tests.support.cli import cli
 from tests.support.legacy_db import (
     QA_EXECUTION_ID, WORKFLOW, LegacyDb, chart_row, create_run, signal_row, sqlite_legacy_url)
 
 NO_RUN_EXECUTION = "2025-11-16 09:00:00.000000+00:00"
-PROVENANT = str(Path(sys.executable).with_name("provenant"))
-
-
-def cli_env(services, **env_overrides: str) -> dict[str, str]:
-    """This environment, pointed at the test's database and MLflow store."""
-    settings = services.settings
-    return {**os.environ, "PROVENANT_HOME": str(settings.home),
-            "PROVENANT_DATABASE_URL": settings.database_url,
-            "PROVENANT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-            "PROVENANT_AUTO_MIGRATE": "1", **env_overrides}
-
-
-def cli(services, *args: str, **env_overrides: str) -> subprocess.CompletedProcess:
-    """Run `provenant` as a user would, on the test's database and MLflow store."""
-    return subprocess.run([PROVENANT, *args], capture_output=True, text=True,
-                          env=cli_env(services, **env_overrides), timeout=120)
 
 
 def qa_legacy_db(tmp_path) -> str:

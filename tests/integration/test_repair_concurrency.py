@@ -5,40 +5,11 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
-from mlflow.tracking import MlflowClient
 
 from provenant import runtime
 from provenant.http.app import create_app
 from provenant.bootstrap import Services
-from tests.support.legacy_db import (
-    WORKFLOW, LegacyDb, bulk_create_runs, chart_row, signal_row, sqlite_legacy_url)
-
-EXECUTIONS, PER_EXECUTION = 40, 5
-
-
-def legacy_with_runs(services, mlflow_uri, tmp_path, executions: int = EXECUTIONS,
-                     per_execution: int = PER_EXECUTION) -> dict[int, str]:
-    """Legacy artifacts (200 over 40 executions by default), each execution with a run.
-
-    Returns artifact id -> run id.
-    """
-    rows, execution_of = [], {}
-    for n in range(executions):
-        execution = f"2025-11-15 {n // 60 % 24:02d}:{n % 60:02d}:31.{n:06d}+00:00"
-        for k in range(per_execution):
-            artifact_id = n * per_execution + k + 1
-            rows.append(chart_row(artifact_id, execution) if k % 2 else
-                        signal_row(artifact_id, execution))
-            execution_of[artifact_id] = execution
-    url = sqlite_legacy_url(tmp_path / "legacy.db")
-    LegacyDb(url).add(*rows).close()
-    assert len(runtime.import_rows(services, url).imported) == len(rows)
-    experiment = MlflowClient(mlflow_uri).create_experiment("legacy")
-    executions = sorted(set(execution_of.values()))
-    run_ids = bulk_create_runs(mlflow_uri, experiment,
-                               [(e, WORKFLOW, 1_763_214_871_000) for e in executions])
-    run_of = dict(zip(executions, run_ids))
-    return {artifact_id: run_of[e] for artifact_id, e in execution_of.items()}
+from tests.support.backlog import legacy_with_runs
 
 
 def test_two_jobs_and_reads_write_each_artifact_once(services, mlflow_uri, tmp_path):

@@ -6,7 +6,7 @@ import json
 from provenant import runtime
 from provenant.artifacts import store_llm_artifact, store_signal_artifact
 from provenant.lineage import mlflow_run_context
-from tests.integration.test_repair_cli import cli
+from tests.support.cli import cli
 from tests.support.legacy_db import WORKFLOW
 
 

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,28 +10,11 @@ from typer.testing import CliRunner
 
 from provenant.bootstrap import configure, reset_services
 from provenant.cli import app
-from provenant.config import Settings
+from tests.support.cli import provenant, stored_artifacts
 from tests.support.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.mlflow_server
 WF = "ibkr_trading_signal_workflow"
-PROVENANT = str(Path(sys.executable).with_name("provenant"))
-
-
-def provenant(*args: str, home: Path, tracking_uri: str, **env: str):
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("PROVENANT_", "MLFLOW_"))}
-    clean.update(PROVENANT_HOME=str(home), PROVENANT_MLFLOW_TRACKING_URI=tracking_uri, **env)
-    return subprocess.run([PROVENANT, *args], capture_output=True, text=True, env=clean,
-                          cwd=home.parent, timeout=240)
-
-
-def stored_artifacts(home: Path, tracking_uri: str, execution_id: str):
-    services = configure(Settings(home=home, mlflow_tracking_uri=tracking_uri))
-    try:
-        return services.artifacts.by_execution(execution_id)
-    finally:
-        reset_services()
 
 
 def test_run_tsla_json_gives_every_artifact_the_returned_run(tmp_path, mlflow_server):

@@ -51,7 +51,8 @@ def test_steps_run_one_per_call_in_one_run(workflow_services, mlflow_uri):
     state = start_inputs(WF, "tsla", settings=workflow_services.settings)
     assert state["symbol"] == "TSLA" and state["params"]["analyst"] == "rules"
     for name in STEPS:
-        state = through_xcom(execute_step(WF, name, execution_id, state, services=workflow_services))
+        state = through_xcom(execute_step(WF, name, execution_id, state,
+                                                 services=workflow_services))
         status = client.get_run(state["run_id"]).info.status
         assert status == ("FINISHED" if name == STEPS[-1] else "RUNNING"), name
     run = client.get_run(state["run_id"])
@@ -75,7 +76,8 @@ def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services,
     client, execution_id = MlflowClient(mlflow_uri), "retry-1"
     state = start_inputs(WF, "NVDA", {"analyst": "openai"}, settings=workflow_services.settings)
     for name in STEPS[:3]:
-        state = through_xcom(execute_step(WF, name, execution_id, state, services=workflow_services))
+        state = through_xcom(execute_step(WF, name, execution_id, state,
+                                                 services=workflow_services))
     llm.default = llm.answer("no JSON today").replies.pop()
     with pytest.raises(StepFailed, match="step analyze_with_llm failed: .*no valid signal"):
         execute_step(WF, "analyze_with_llm", execution_id, state, services=workflow_services)
@@ -89,7 +91,8 @@ def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services,
                               "entry_price": 100, "stop_loss": 104, "take_profit": 92,
                               "rationale": "Lower highs."}).replies.pop()
     for name in STEPS[3:]:  # the task is retried: same execution, same run
-        state = through_xcom(execute_step(WF, name, execution_id, state, services=workflow_services))
+        state = through_xcom(execute_step(WF, name, execution_id, state,
+                                                 services=workflow_services))
     assert client.get_run(state["run_id"]).info.status == "FINISHED"
     llm_artifact = workflow_services.artifacts.get(state["analysis"]["llm_artifact_id"])
     assert llm_artifact.payload["model_name"] == "local-vision-model"

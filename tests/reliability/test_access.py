@@ -3,11 +3,9 @@ and deep links start only from http(s) MLflow UI URLs with ids checked first."""
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
@@ -15,12 +13,11 @@ from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
 from provenant.config import Settings
 from provenant.domain.lineage import Lineage, mlflow_run_url
-from tests.integration.test_api_common import (  # noqa: F401  (fixture)
-    AUTH, TOKEN, api_settings, png_bytes, signal_body)
-from tests.integration.test_api_serve import serve, stop, wait_healthy
+from tests.support.api import (
+    AUTH, TOKEN, concrete, png_bytes, signal_body, write_routes, writes_with_a_chart)
+from tests.support.cli import serve, stop, wait_healthy
 from tests.support.mlflow_server import free_port
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RUN_ID = "0123456789abcdef0123456789abcdef"
 # Ways to get the token wrong, some of them carrying the real token.
 WRONG_AUTHORIZATION = [None, "Bearer wrong", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}",
@@ -32,31 +29,6 @@ WRONG_AUTHORIZATION = [None, "Bearer wrong", f"Bearer {TOKEN}x", f"Bearer {TOKEN
 def _forget_services():
     yield
     reset_services()
-
-
-def write_routes(app) -> list[tuple[str, str]]:
-    """(method, path) of every route that is not a read, as the app itself lists them."""
-    return sorted((method, route.path) for route in iter_route_contexts(app.routes)
-                  for method in getattr(route, "methods", None) or ()
-                  if method not in READ_METHODS)
-
-
-@contextmanager
-def writes_with_a_chart(api_settings, max_body_bytes: int):
-    """(services, client, write routes, a stored chart) on an app with this body limit."""
-    services = configure(api_settings(max_body_bytes=max_body_bytes))
-    app = create_app(services)
-    routes = write_routes(app)
-    assert {("POST", "/api/artifacts"), ("PUT", "/api/artifacts/{artifact_id}/image"),
-            ("POST", "/api/lineage/repair")} <= set(routes)
-    with TestClient(app) as client:
-        chart = client.post("/api/artifacts", headers=AUTH, json=signal_body(
-            type="chart", name="c", payload={"chart_type": "daily"})).json()
-        yield services, client, routes, chart
-
-
-def concrete(path: str, artifact_id: int) -> str:
-    return path.replace("{artifact_id}", str(artifact_id)).replace("{execution_id:path}", "e")
 
 
 # A body each write route would accept, one it could not parse, and one over the size limit.

@@ -12,10 +12,10 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.integration.test_api_serve import serve, wait_healthy
-from tests.integration.test_repair_cli import cli_env
-from tests.reliability.backlog import legacy_backlog
-from tests.reliability.consistency import assert_consistent, lineage_of
+from tests.support.cli import serve, wait_healthy
+from tests.support.cli import cli_env
+from tests.support.backlog import legacy_backlog
+from tests.support.consistency import assert_consistent, lineage_of
 from tests.support.mlflow_server import free_port
 
 pytestmark = pytest.mark.slow

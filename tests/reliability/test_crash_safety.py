@@ -10,10 +10,10 @@ from collections import Counter
 
 import pytest
 
-from tests.integration.test_repair_cli import cli, cli_env
-from tests.reliability.backlog import legacy_backlog
-from tests.reliability.consistency import assert_consistent, lineage_of
-from tests.reliability.jobs import wait_for_repairs
+from tests.support.cli import cli, cli_env
+from tests.support.backlog import legacy_backlog
+from tests.support.consistency import assert_consistent, lineage_of
+from tests.support.jobs import wait_for_repairs
 
 pytestmark = pytest.mark.slow
 

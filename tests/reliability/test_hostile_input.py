@@ -17,10 +17,9 @@ from provenant.http.app import create_app
 from provenant.artifacts import store_chart_artifact, store_llm_artifact, store_signal_artifact
 from provenant.bootstrap import Services, configure, reset_services
 from provenant.domain.artifacts import NewArtifact
-from tests.e2e.conftest import browser, page, serve_app  # noqa: F401  (fixtures)
-from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
-    AUTH, LiveServer, api_settings, png_bytes, signal_body, start_api)
-from tests.reliability.test_access import concrete, writes_with_a_chart
+from tests.support.api import (
+    AUTH, LiveServer, concrete, png_bytes, signal_body, writes_with_a_chart)
+from tests.support.browser import serve_app
 
 SCRIPT = '<script>window.__pwned = 1; alert("xss")</script>'
 IMG = '<img src=x onerror="window.__pwned = 2">'

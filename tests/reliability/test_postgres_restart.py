@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from provenant.http.app import create_app
-from tests.integration.test_repair_cli import cli_env
-from tests.reliability.backlog import legacy_backlog
-from tests.reliability.consistency import assert_consistent, lineage_of
-from tests.reliability.jobs import wait_for_repairs
+from tests.support.cli import cli_env
+from tests.support.backlog import legacy_backlog
+from tests.support.consistency import assert_consistent, lineage_of
+from tests.support.jobs import wait_for_repairs
 from tests.support.pg_cluster import PrivateCluster
 
 pytestmark = pytest.mark.postgres

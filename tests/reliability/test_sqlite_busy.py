@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
 from provenant.store.database import create_db_engine
-from tests.integration.test_repair_cli import cli_env
-from tests.reliability.backlog import legacy_backlog
-from tests.reliability.consistency import assert_consistent, lineage_of
+from tests.support.cli import cli_env
+from tests.support.backlog import legacy_backlog
+from tests.support.consistency import assert_consistent, lineage_of
 
 BUSY_TIMEOUT = 1  # seconds; the product default is 30
 SIGNAL = {"type": "signal", "name": "TSLA signal", "symbol": "TSLA",

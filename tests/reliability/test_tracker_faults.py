@@ -20,9 +20,8 @@ from provenant.bootstrap import Services, configure, reset_services
 from provenant.adapters.mlflow_tracker import TrackingUnavailable
 from provenant.adapters.mlflow_tracker import MLFLOW_ENVIRONMENT
 from provenant.workflows import WorkflowFailed, run_workflow
-from tests.integration.test_api_common import LiveServer, api_settings  # noqa: F401  (fixture)
-from tests.integration.test_repair_cli import cli
-from tests.integration.test_workflow_cli import provenant, stored_artifacts
+from tests.support.api import LiveServer
+from tests.support.cli import cli, provenant, stored_artifacts
 from tests.support.legacy_db import LegacyDb, chart_row, create_run, signal_row, sqlite_legacy_url
 from tests.support.mlflow_server import MlflowServer
 from tests.support.proxy import CountingProxy

@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 db_app = typer.Typer(no_args_is_help=True, help="Artifact database schema.")
 app.add_typer(db_app, name="db")
 
-console = Console(stderr=True)  # print(..., soft_wrap=True): one error, one line
+console = Console(stderr=True, soft_wrap=True)  # one message, one line, however wide
 
 
 class CliError(Exception):
@@ -49,6 +49,14 @@ def _message(exc: BaseException) -> str:
     return describe_database_error(exc) or describe_error(exc)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Click's exception classes: typer >= 0.2x runs its own copy of click beside the real one."""
+    import click
+
+    vendored = getattr(typer, "_click", None)
+    return (click.ClickException,) + ((vendored.exceptions.ClickException,) if vendored else ())
+
+
 def main() -> None:
     """Entry point: run the app; known failures print a message, never a traceback."""
     from provenant.adapters.mlflow_tracker import configure_mlflow_client
@@ -70,14 +78,10 @@ def main() -> None:
     except CliError as exc:
         console.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
+    except _click_errors() as exc:  # usage mistakes: Click's "Usage:" and "Error:" lines, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
     except (ValidationError, ValueError, LookupError, FileNotFoundError, SchemaNotReady,
             TrackingUnavailable, OperationalError, PoolTimeout) as exc:
         console.print(f"[red]Error:[/red] {_message(exc)}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except Exception as exc:  # click's usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -1,4 +1,4 @@
-"""Browser fixtures: Debian's Chromium through Playwright, and the app served by uvicorn."""
+"""The app served for a browser, and what a page must never show."""
 from __future__ import annotations
 
 import re
@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import uvicorn
 
 from provenant.http.app import create_app
 from provenant.bootstrap import Services
-from tests.conftest import IN_CI
 from tests.support.mlflow_server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,33 +20,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-quic"]
 LAPTOP = {"width": 1366, "height": 768}
 NULL_WORDS = re.compile(r"\b(null|None|undefined|NaN)\b")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium per test module (never downloaded: Debian's, via executable_path)."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh tab on a laptop-sized screen; script dialogs are recorded, then dismissed."""
-    context = browser.new_context(viewport=LAPTOP)
-    tab = context.new_page()
-    tab.dialogs = []
-    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
-    yield tab
-    context.close()
 
 
 @contextmanager
