@@ -8,6 +8,11 @@ from provenant.bootstrap import Services, get_services
 from provenant.domain.artifacts import Artifact, ArtifactType, NewArtifact
 from provenant.lineage.resolve import resolve_store_lineage
 from provenant.store.blobs import image_key, sniff_image
+from provenant.store.repository import ArtifactConflict
+
+__all__ = ["ArtifactConflict", "store_artifact", "store_chart_artifact", "store_llm_artifact",
+           "store_order_artifact", "store_portfolio_artifact", "store_signal_artifact",
+           "store_trade_artifact"]
 
 
 def store_artifact(artifact_type: ArtifactType | str, *, name: str, symbol: str | None = None,
@@ -16,7 +21,12 @@ def store_artifact(artifact_type: ArtifactType | str, *, name: str, symbol: str 
                    execution_id: str | None = None, run_id: str | None = None,
                    experiment_id: str | None = None, dag_id: str | None = None,
                    task_id: str | None = None, services: Services | None = None) -> Artifact:
-    """Validate and store one artifact (and its image), lineage resolved as it is stored."""
+    """Validate and store one artifact (and its image), lineage resolved as it is stored.
+
+    Storing again under the same (workflow_id, execution_id, step_name, name), as a
+    retried task does, returns the stored artifact when the content is the same and
+    raises ArtifactConflict (nothing written) when it differs.
+    """
     services = services or get_services()
     resolved = resolve_store_lineage(services, workflow_id=workflow_id, execution_id=execution_id,
                                      run_id=run_id, experiment_id=experiment_id)

@@ -14,7 +14,7 @@ from provenant.api.schemas import describe_errors
 from provenant.lineage.tracking import TrackingUnavailable
 from provenant.store.blobs import InvalidImage
 from provenant.store.outages import describe_database_error
-from provenant.store.repository import InvalidCursor
+from provenant.store.repository import ArtifactConflict, InvalidCursor
 
 log = logging.getLogger("provenant.api")
 
@@ -44,6 +44,10 @@ async def _invalid_image(_request: Request, exc: InvalidImage) -> JSONResponse:
 
 async def _invalid_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
     return _json(400, "invalid cursor: pass the next_cursor of a previous page")
+
+
+async def _conflict(_request: Request, exc: ArtifactConflict) -> JSONResponse:
+    return _json(409, str(exc))
 
 
 async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
@@ -77,6 +81,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _invalid_value)
     app.add_exception_handler(InvalidImage, _invalid_image)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
+    app.add_exception_handler(ArtifactConflict, _conflict)
     app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(TrackingUnavailable, _tracking_unavailable)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -92,7 +92,12 @@ def analyze_with_llm(ctx: StepContext, inputs: AnalysisInputs) -> AnalysisOutput
         analysis = get_analyst(inputs.params.analyst, ctx.settings).analyze(request)
     except AnalystError as exc:
         if exc.exchange:  # keep what the model said: auditors need the failed answers too
-            store_llm_artifact(**common, **exc.exchange, valid=False, error=str(exc))
+            # Each failed attempt under its own name: a retry's answer is other evidence,
+            # not a replay of this one (the name is part of the artifact's idempotency key).
+            tried = sum(a.step_name == ctx.step_name and a.payload.get("valid") is False
+                        for a in ctx.services.artifacts.by_execution(ctx.execution_id))
+            store_llm_artifact(**{**common, "name": f"{name} (failed attempt {tried + 1})"},
+                               **exc.exchange, valid=False, error=str(exc))
         raise
     stored = store_llm_artifact(
         **common, prompt=analysis.prompt, response=analysis.response,
