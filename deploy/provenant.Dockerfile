@@ -30,7 +30,10 @@ ARG AIRFLOW_VERSION
 COPY --chown=airflow:root pyproject.toml README.md /opt/provenant/
 COPY --chown=airflow:root src /opt/provenant/src
 # Naming apache-airflow again keeps pip from moving the image's Airflow to another release.
-RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" "/opt/provenant[s3,llm]"
+# The same pins as the tested venv (Makefile): the Celery provider 3.26.0 does not import
+# with celery 5.7.0; asyncpg is Airflow 3's async driver for its PostgreSQL metadata DB.
+RUN pip install --no-cache-dir "apache-airflow[celery,postgres,redis]==${AIRFLOW_VERSION}" \
+        "celery==5.6.3" "asyncpg>=0.29" "/opt/provenant[s3,llm]"
 # Airflow's default dags folder becomes provenant.airflow.DAGS_FOLDER, as installed.
 RUN rm -rf /opt/airflow/dags \
  && ln -s "$(python -c 'from provenant.airflow import DAGS_FOLDER; print(DAGS_FOLDER)')" \

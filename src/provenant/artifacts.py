@@ -11,6 +11,11 @@ from provenant import runtime
 from provenant.bootstrap import Services, get_services
 from provenant.domain.artifacts import Artifact, ArtifactType
 from provenant.service.storing import ArtifactWriter
+from provenant.store.repository import ArtifactConflict
+
+__all__ = ["ArtifactConflict", "store_artifact", "store_chart_artifact", "store_llm_artifact",
+           "store_order_artifact", "store_portfolio_artifact", "store_signal_artifact",
+           "store_trade_artifact", "writer_for"]
 
 
 def writer_for(services: Services | None = None) -> ArtifactWriter:

@@ -6,7 +6,6 @@ import os
 import secrets
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from provenant.airflow import DAGS_FOLDER
-from tests.support.mlflow_server import MlflowServer, free_port
+from tests.airflow.processes import AIRFLOW, StepHung, kill_tree
+from tests.support.mlflow_server import free_port
 
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 # Variables of the developer's shell that would point a run at real stores.
 _LEAKY_PREFIXES = ("AIRFLOW", "PROVENANT_", "MLFLOW_")
 
@@ -55,14 +54,29 @@ class AirflowStack:
 
     def airflow(self, *args: str, env: dict[str, str] | None = None,
                 timeout: float = 300) -> subprocess.CompletedProcess:
-        """Run one `airflow` CLI command in a subprocess (stdout and stderr merged)."""
-        return subprocess.run([AIRFLOW, *args], env={**self.env, **(env or {})},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=timeout, cwd=self.home)
+        """Run one `airflow` CLI command in its own session (stdout and stderr merged).
+
+        On a timeout the whole tree goes (the LocalExecutor's `airflow worker` children
+        too) and the failure names the command that hung, with the end of its output.
+        """
+        proc = subprocess.Popen([AIRFLOW, *args], env={**self.env, **(env or {})},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                cwd=self.home, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc)
+            output, _ = proc.communicate()
+            raise StepHung(f"`airflow {' '.join(args)}` hung: no exit after {timeout:.0f} s; "
+                           f"its output ends:\n{output[-3000:]}") from None
+        finally:
+            if proc.poll() is None:
+                kill_tree(proc)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, output)
 
     def start(self, timeout: float = 120) -> "AirflowStack":
         self.home.mkdir(parents=True, exist_ok=True)
-        migrated = self.airflow("db", "migrate")
+        migrated = self.airflow("db", "migrate", timeout=300)
         if migrated.returncode:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stdout[-3000:]}")
         log = open(self.home / "api-server.log", "ab")
@@ -81,10 +95,14 @@ class AirflowStack:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError("airflow api-server did not answer in time")
+        raise StepHung(f"airflow api-server: no answer after {timeout:.0f} s; "
+                       f"see {self.home}/api-server.log")
 
-    # Same shutdown as the MLflow server's: SIGTERM to the process group, then SIGKILL.
-    stop = MlflowServer.stop
+    def stop(self) -> None:
+        """The api-server's whole process tree: SIGTERM, then SIGKILL."""
+        if self.proc is not None:
+            kill_tree(self.proc)
+            self.proc = None
 
     def dags_test(self, dag_id: str, *, env: dict[str, str], conf: dict | None = None,
                   logical_date: str) -> DagRunResult:

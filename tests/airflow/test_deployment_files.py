@@ -57,3 +57,39 @@ def test_api_and_airflow_workers_share_real_stores_with_valid_settings():
     assert settings.auto_migrate is False
     assert worker["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert worker["AWS_ACCESS_KEY_ID"] and worker["AWS_SECRET_ACCESS_KEY"]
+
+
+def test_compose_runs_the_components_and_settings_the_deployment_test_runs():
+    from tests.airflow.deployment import DEPLOYMENT_SETTINGS, TEST_ONLY_SETTINGS, WORKERS
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    commands = {name: service.get("command") for name, service in services.items()
+                if name.startswith("airflow-") and name != "airflow-init"}
+    # The test starts each as its own process: scheduler, dag-processor, api-server, workers.
+    assert commands == {"airflow-apiserver": ["api-server"], "airflow-scheduler": ["scheduler"],
+                        "airflow-dag-processor": ["dag-processor"],
+                        "airflow-worker": ["celery", "worker"]}
+    assert services["airflow-worker"]["deploy"]["replicas"] == len(WORKERS)
+    assert {"postgres", "redis"} <= set(services)
+
+    environments = _compose_environments()
+    for name in commands:
+        env = environments[name]
+        assert {k: env.get(k) for k in DEPLOYMENT_SETTINGS} == DEPLOYMENT_SETTINGS, name
+        assert not set(TEST_ONLY_SETTINGS) & set(env), name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+    assert environments["provenant-api"]["MLFLOW_DISABLE_TELEMETRY"] == "true"
+
+
+def test_deployment_docs_name_every_setting_the_test_runs_with():
+    from tests.airflow.deployment import DEPLOYMENT_SETTINGS, TEST_ONLY_SETTINGS
+
+    docs = (DEPLOY.parent / "docs" / "deployment.md").read_text()
+    for key, value in {**DEPLOYMENT_SETTINGS, **TEST_ONLY_SETTINGS}.items():
+        assert f"`{key}`" in docs and value in docs, key
+    for component in ("airflow scheduler", "airflow dag-processor", "airflow api-server",
+                      "airflow celery worker"):
+        assert f"`{component}" in docs, component

@@ -102,8 +102,9 @@ def test_get_unknown_or_malformed_ids(api):
 def test_list_filters_and_pages_without_tracking_calls(api, mlflow_uri):
     from provenant.bootstrap import get_services
 
-    for symbol in ("TSLA", "MSFT", "TSLA", "NVDA", "TSLA"):
-        post(api, signal_body(symbol=symbol, execution_id=ODD_EXECUTION))
+    for i, symbol in enumerate(("TSLA", "MSFT", "TSLA", "NVDA", "TSLA")):  # one name each:
+        post(api, signal_body(symbol=symbol, execution_id=ODD_EXECUTION,  # a name is a key
+                              name=f"{symbol} signal {i}"))
     chart = post(api, signal_body(type="chart", symbol="TSLA", payload={"chart_type": "daily"}))
     tracker = get_services().tracker
     calls = tracker.calls
@@ -211,7 +212,8 @@ def test_image_upload_errors(api_settings, start_api):
 def test_execution_lists_its_artifacts_with_its_run(api):
     with mlflow_run_context(workflow_id=WF, execution_id=ODD_EXECUTION) as run:
         first = post(api, signal_body(execution_id=ODD_EXECUTION)).json()
-        second = post(api, signal_body(execution_id=ODD_EXECUTION, symbol="MSFT")).json()
+        second = post(api, signal_body(execution_id=ODD_EXECUTION, symbol="MSFT",
+                                       name="MSFT signal")).json()
     post(api, signal_body(execution_id="another"))
     answer = api.get(f"/api/executions/{quote(ODD_EXECUTION, safe='')}")
     assert answer.status_code == 200

@@ -71,7 +71,12 @@ class ArtifactWriter:
               execution_id: str | None = None, run_id: str | None = None,
               experiment_id: str | None = None, dag_id: str | None = None,
               task_id: str | None = None) -> Artifact:
-        """Validate and store one artifact (and its image), its lineage decided as it is stored."""
+        """Validate and store one artifact (and its image), its lineage decided as it is stored.
+
+        Storing again under the same (workflow_id, execution_id, step_name, name), as a
+        retried task does, returns the stored artifact when the content is the same and
+        raises ArtifactConflict (nothing written) when it differs.
+        """
         resolved = self.lineage_for(workflow_id=workflow_id, execution_id=execution_id,
                                     run_id=run_id, experiment_id=experiment_id)
         new = NewArtifact(

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -10,15 +12,31 @@ from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
+from provenant.domain.errors import Conflict
 from provenant.domain.reports import RepairRecord
-from provenant.store.tables import artifacts, lineage_repairs
+from provenant.store.tables import IDEMPOTENCY_KEY, artifacts, lineage_repairs
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
 _ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
+# How long a call took is a measurement of one attempt, not content: a retry differs there.
+_MEASUREMENTS = frozenset({"latency_ms"})
+
+log = logging.getLogger("provenant.store")
 
 
 class InvalidCursor(ValueError):
     """A pagination cursor that this API did not hand out."""
+
+
+class ArtifactConflict(Conflict):
+    """An artifact with this idempotency key is stored already, with different content."""
+
+    def __init__(self, key: dict[str, str], stored: Artifact, differs: list[str]) -> None:
+        self.key, self.stored, self.differs = key, stored, differs
+        super().__init__(
+            f"artifact {stored.id} already holds {key['name']!r} of step {key['step_name']!r} "
+            f"in execution {key['execution_id']!r} of {key['workflow_id']!r} with a different "
+            f"{', '.join(differs)}; nothing was stored")
 
 
 def now() -> datetime:
@@ -62,6 +80,21 @@ def _to_artifact(row) -> Artifact:
     )
 
 
+def _differences(stored: Artifact, new: NewArtifact, image_key: str | None) -> list[str]:
+    """Which parts of the content (type, symbol, payload, image) differ from the stored row."""
+    def content(payload: dict) -> dict:
+        # Through JSON, as the database keeps it (tuples become lists, keys strings).
+        return {k: v for k, v in json.loads(json.dumps(payload)).items() if k not in _MEASUREMENTS}
+
+    differs = [field for field in ("type", "symbol")
+               if str(getattr(stored, field) or "") != str(getattr(new, field) or "")]
+    if content(stored.payload) != content(new.payload):
+        differs.append("payload")
+    if stored.image_sha256 != ((image_key or "").split(".")[0] or None):
+        differs.append("image")
+    return differs
+
+
 # Stored lineage states ("unavailable" is only ever a read-time state, never stored).
 _LINEAGE_STATES = {
     "persisted": and_(artifacts.c.run_id.is_not(None), artifacts.c.lineage_repaired_at.is_(None)),
@@ -89,8 +122,37 @@ class ArtifactRepository:
 
     def add(self, new: NewArtifact, image_key: str | None = None,
             image_content_type: str | None = None) -> Artifact:
-        """Insert one artifact and return it as stored."""
-        return self.add_many([new], [(image_key, image_content_type)])[0]
+        """Insert one artifact and return it as stored.
+
+        Idempotent under (workflow_id, execution_id, step_name, name): the same content
+        stored again returns the first row; different content raises ArtifactConflict.
+        """
+        try:
+            return self.add_many([new], [(image_key, image_content_type)])[0]
+        except IntegrityError:
+            stored = self.by_idempotency_key(new) if new.id is None else None
+            if stored is None:
+                raise  # not the idempotency key (e.g. an explicit id already taken)
+        differs = _differences(stored, new, image_key)
+        if differs:
+            key = {column: getattr(new, column) for column in IDEMPOTENCY_KEY}
+            log.warning(json.dumps({"event": "artifact_conflict", **key,
+                                    "stored_artifact_id": stored.id,
+                                    "stored_run_id": stored.run_id, "run_id": new.run_id,
+                                    "differs": differs}))
+            raise ArtifactConflict(key, stored, differs)
+        return stored
+
+    def by_idempotency_key(self, new: NewArtifact) -> Artifact | None:
+        """The stored artifact with the same (workflow_id, execution_id, step_name, name)."""
+        values = [getattr(new, column) for column in IDEMPOTENCY_KEY]
+        if None in values:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(artifacts).where(artifacts.c.imported.is_(False), *(
+                artifacts.c[column] == value
+                for column, value in zip(IDEMPOTENCY_KEY, values)))).first()
+        return _to_artifact(row) if row else None
 
     def add_many(self, items: Sequence[NewArtifact],
                  images: Sequence[tuple[str | None, str | None]] | None = None) -> list[Artifact]:
@@ -103,8 +165,8 @@ class ArtifactRepository:
                 values = new.model_dump(exclude={"id", "created_at"})
                 values.update(created_at=new.created_at or stamp, updated_at=stamp,
                               image_key=key, image_content_type=content_type)
-                if new.id is not None:
-                    values["id"] = new.id
+                if new.id is not None:  # only the legacy import keeps ids
+                    values.update(id=new.id, imported=True)
                 result = conn.execute(insert(artifacts).values(**values))
                 ids.append(result.inserted_primary_key[0])
             if conn.dialect.name == "postgresql" and any(n.id for n in items):
@@ -242,4 +304,4 @@ class ArtifactRepository:
             return conn.scalar(select(func.count()).select_from(artifacts)) or 0
 
 
-__all__ = ["ArtifactRepository", "IntegrityError", "InvalidCursor", "FILTERS"]
+__all__ = ["ArtifactConflict", "ArtifactRepository", "IntegrityError", "InvalidCursor", "FILTERS"]

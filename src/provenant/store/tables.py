@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
+    JSON, Boolean, and_, false, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
     UniqueConstraint,
 )
 
@@ -32,6 +32,8 @@ artifacts = Table(
     Column("payload", JSON, nullable=False),
     Column("image_key", String(200)),
     Column("image_content_type", String(64)),
+    # Rows of the previous system, kept as they were (it stored retries twice).
+    Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Keyset pagination walks id DESC; each filter gets (filter, id).
@@ -54,6 +56,16 @@ Index("ix_artifacts_pending", artifacts.c.id,
 Index("ix_artifacts_repaired", artifacts.c.id,
       postgresql_where=artifacts.c.lineage_repaired_at.is_not(None),
       sqlite_where=artifacts.c.lineage_repaired_at.is_not(None))
+
+# The idempotency key: a retried step (Airflow runs tasks at least once) stores the same
+# artifact under the same key, so the second insert fails here and the store returns the
+# first row. Rows missing a part of the key (ad-hoc API posts) and rows imported from the
+# previous system (which repeats keys: retries, orders named like signals) are not keyed.
+IDEMPOTENCY_KEY = ("workflow_id", "execution_id", "step_name", "name")
+_KEYED = and_(artifacts.c.imported == false(),
+              *(artifacts.c[column].is_not(None) for column in IDEMPOTENCY_KEY))
+Index("uq_artifacts_idempotency_key", *(artifacts.c[column] for column in IDEMPOTENCY_KEY),
+      unique=True, postgresql_where=_KEYED, sqlite_where=_KEYED)
 
 # One MLflow run per (workflow_id, execution_id): the unique key is the lock that
 # stops two processes from keeping two runs for one execution.

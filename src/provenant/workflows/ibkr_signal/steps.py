@@ -85,7 +85,12 @@ def analyze_with_llm(ctx: StepContext, inputs: AnalysisInputs) -> AnalysisOutput
         analysis = get_analyst(inputs.params.analyst, ctx.settings).analyze(request)
     except AnalystError as exc:
         if exc.exchange:  # keep what the model said: auditors need the failed answers too
-            ctx.writer.llm(**common, **exc.exchange, valid=False, error=str(exc))
+            # Each failed attempt under its own name: a retry's answer is other evidence,
+            # not a replay of this one (the name is part of the artifact's idempotency key).
+            tried = sum(a.step_name == ctx.step_name and a.payload.get("valid") is False
+                        for a in ctx.deps.artifacts.by_execution(ctx.execution_id))
+            ctx.writer.llm(**{**common, "name": f"{name} (failed attempt {tried + 1})"},
+                           **exc.exchange, valid=False, error=str(exc))
         raise
     stored = ctx.writer.llm(
         **common, prompt=analysis.prompt, response=analysis.response,

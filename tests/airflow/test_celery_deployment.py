@@ -1,0 +1,118 @@
+"""The real deployment (CeleryExecutor, PostgreSQL, Redis, two workers): runs via the REST API.
+
+One deployment for the session (tests/airflow/deployment.py); the tests run in file order
+and the last one kills a worker.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from mlflow.tracking import MlflowClient
+
+from provenant.airflow.workflow import WORKFLOW_ID, step_names
+from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG
+from tests.airflow.deployment import WORKERS
+
+SYMBOLS = ("TSLA", "MSFT", "NVDA", "NFLX", "AMZN")
+REPAIR_DAG = "artifact_lineage_repair"
+FIVE_STEPS_OF_ARTIFACTS = {"chart", "llm", "signal"}
+
+
+def _runs_of(tracking_uri: str, execution_id: str) -> list:
+    client = MlflowClient(tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    quoted = execution_id.replace("'", "\\'")
+    return client.search_runs(experiments, f"tags.{EXECUTION_TAG} = '{quoted}'")
+
+
+def _check_one_finished_run(stack, run_id: str) -> tuple[str, list]:
+    """One FINISHED MLflow run for the DAG run; every artifact carries it, no name twice."""
+    runs = _runs_of(stack.mlflow_url, run_id)
+    assert [(r.info.status, r.data.tags[WORKFLOW_TAG]) for r in runs] == [
+        ("FINISHED", WORKFLOW_ID)], run_id
+    artifacts = stack.services.artifacts.by_execution(run_id)
+    assert {str(a.type) for a in artifacts} >= FIVE_STEPS_OF_ARTIFACTS
+    assert {(a.run_id, a.experiment_id) for a in artifacts} == {
+        (runs[0].info.run_id, runs[0].info.experiment_id)}
+    assert [n for n, c in Counter(a.name for a in artifacts).items() if c > 1] == []
+    return runs[0].info.run_id, artifacts
+
+
+def test_the_repair_dag_runs_on_its_schedule_and_repairs_a_legacy_artifact(celery_deployment):
+    stack, seeded = celery_deployment, celery_deployment.seeded
+    deployment = stack.deployment
+
+    # Nobody triggers it: the scheduler creates the run of the latest 10-minute interval.
+    def scheduled() -> list[str]:
+        return [r["dag_run_id"] for r in deployment.dag_runs(REPAIR_DAG)
+                if r["run_type"] == "scheduled"]
+    deployment.services["scheduler"].wait_for("scheduled repair run", scheduled, 120, 2)
+    states = deployment.wait_for_runs(REPAIR_DAG, scheduled()[:1], timeout=180)
+
+    assert list(states.values()) == ["success"]
+    repaired = stack.services.artifacts.get(seeded["artifact_id"])
+    assert (repaired.run_id, repaired.experiment_id) == (seeded["run_id"],
+                                                         seeded["experiment_id"])
+    assert [(r.run_id, r.source) for r in stack.services.artifacts.repairs(
+        seeded["artifact_id"])] == [(seeded["run_id"], "repair")]
+
+
+def test_ten_dag_runs_at_once_are_ten_finished_runs_spread_over_both_workers(
+        celery_deployment):
+    deployment = celery_deployment.deployment
+    run_ids = [deployment.trigger(WORKFLOW_ID, {"symbol": SYMBOLS[i % 5].lower()})
+               for i in range(10)]
+
+    states = deployment.wait_for_runs(WORKFLOW_ID, run_ids, timeout=480)
+
+    assert set(states.values()) == {"success"}, states
+    mlflow_runs, hosts = set(), set()
+    for run_id in run_ids:
+        mlflow_run, _ = _check_one_finished_run(celery_deployment, run_id)
+        mlflow_runs.add(mlflow_run)
+        tasks = deployment.task_instances(WORKFLOW_ID, run_id)
+        assert {t: ti["state"] for t, ti in tasks.items()} == {
+            name: "success" for name in step_names()}
+        hosts |= {ti["hostname"] for ti in tasks.values()}
+    assert len(mlflow_runs) == 10  # no DAG run wrote into another's run
+    assert hosts == set(WORKERS)
+
+
+def test_clearing_a_finished_task_reruns_it_without_a_duplicate(celery_deployment):
+    deployment = celery_deployment.deployment
+    run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "TSLA"})
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
+    mlflow_run, before = _check_one_finished_run(celery_deployment, run_id)
+
+    # What an operator's "clear" does (with its downstream tasks, as the UI offers).
+    cleared = deployment.api("POST", f"/api/v2/dags/{WORKFLOW_ID}/clearTaskInstances", json={
+        "dry_run": False, "dag_run_id": run_id, "task_ids": ["generate_daily_chart"],
+        "include_downstream": True, "only_failed": False, "reset_dag_runs": True})
+    assert cleared.status_code == 200, cleared.text
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
+    rerun = deployment.task_instances(WORKFLOW_ID, run_id)["generate_daily_chart"]
+    assert (rerun["state"], rerun["try_number"]) == ("success", 2)
+
+    after_run, after = _check_one_finished_run(celery_deployment, run_id)
+    assert after_run == mlflow_run
+    assert [a.id for a in after] == [a.id for a in before]
+
+
+def test_a_worker_killed_mid_task_is_retried_into_the_same_run(celery_deployment):
+    deployment, analyst = celery_deployment.deployment, celery_deployment.analyst
+    run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "AMZN", "analyst": "openai"})
+    # The analyst holds its answer: analyze_with_llm is mid-step on some worker.
+    deployment.services["scheduler"].wait_for(
+        "analyze_with_llm asking the analyst", lambda: analyst.requests() >= 1, 240, 1)
+    running = deployment.task_instances(WORKFLOW_ID, run_id)["analyze_with_llm"]
+    assert running["state"] == "running" and running["hostname"] in WORKERS
+    victim = deployment.services[running["hostname"]]
+    victim.kill()  # SIGKILL, worker and task process alike: no chance to report anything
+    analyst.gate.set()
+
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=300) == {run_id: "success"}
+    tasks = deployment.task_instances(WORKFLOW_ID, run_id)
+    assert tasks["analyze_with_llm"]["try_number"] == 2
+    assert tasks["analyze_with_llm"]["hostname"] != running["hostname"]
+    _, artifacts = _check_one_finished_run(celery_deployment, run_id)
+    assert sum(str(a.type) == "llm" for a in artifacts) == 1
