@@ -5,14 +5,15 @@ package does not import Airflow, so the service venv can read the path too.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-# Airflow imports this package before any task touches MLflow: no usage telemetry from
-# the scheduler, dag-processor, workers or task processes (MLflow reads it at import;
-# its telemetry thread also races the environment, KeyError '_MLFLOW_TELEMETRY_SESSION_ID').
-# An operator's explicit MLFLOW_DISABLE_TELEMETRY=false still wins.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+from provenant.adapters.mlflow_tracker import configure_mlflow_client
+
+# Airflow imports this package before any task touches MLflow: no usage telemetry (and short
+# retries) in the scheduler, dag-processor, workers and task processes. MLflow 3.17's
+# telemetry thread also races the environment (KeyError '_MLFLOW_TELEMETRY_SESSION_ID').
+# An operator's own values still win.
+configure_mlflow_client()
 
 DAGS_FOLDER: Path = Path(__file__).resolve().parent / "dags"
 
