@@ -11,8 +11,7 @@ from provenant.artifacts import ArtifactConflict, store_chart_artifact, store_si
 from provenant.lineage import mlflow_run_context
 from provenant.store.tables import artifacts
 from provenant.workflows import execute_step, start_inputs
-from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
-    AUTH, WF, api, api_settings, png_bytes, signal_body, start_api)
+from tests.support.api import AUTH, WF, png_bytes, signal_body
 
 EXECUTION = "manual__2026-11-27T09:30:00+00:00"
 
@@ -83,7 +82,7 @@ def test_rows_without_a_full_key_are_not_deduplicated(services):
 
 
 def test_a_retried_workflow_step_stores_nothing_new_and_keeps_the_run(services):
-    state = start_inputs(WF, "TSLA", services=services)
+    state = start_inputs(WF, "TSLA", settings=services.settings)
     state = execute_step(WF, "fetch_market_data", EXECUTION, state, services=services)
     charted = execute_step(WF, "generate_daily_chart", EXECUTION, state, services=services)
     # The task ran, stored its chart, then its worker died before Airflow heard: retry.
