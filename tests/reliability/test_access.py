@@ -14,7 +14,8 @@ from provenant.bootstrap import configure, reset_services
 from provenant.config import Settings
 from provenant.domain.lineage import Lineage, mlflow_run_url
 from tests.support.api import (
-    AUTH, TOKEN, concrete, png_bytes, signal_body, write_routes, writes_with_a_chart)
+    AUTH, READ_METHODS, TOKEN, concrete, png_bytes, signal_body, write_routes,
+    writes_with_a_chart)
 from tests.support.cli import serve, stop, wait_healthy
 from tests.support.mlflow_server import free_port
 

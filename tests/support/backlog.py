@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from mlflow.tracking import MlflowClient
 
+from provenant import runtime
+
 from tests.support.legacy_db import (
     WORKFLOW, LegacyDb, bulk_create_runs, chart_row, signal_row, sqlite_legacy_url)
 
