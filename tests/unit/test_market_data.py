@@ -100,14 +100,6 @@ def test_dates_in_us_format_with_times_become_calendar_days():
     assert [d.isoformat() for d in frame.index.date] == ["2015-04-01", "2015-04-02"]
 
 
-def test_ibkr_provider_fails_clearly_without_a_gateway():
-    # Port 9 (discard) has no TWS; without the ibkr extra the error says how to install it.
-    settings = Settings(ibkr_port=9)
-    with pytest.raises((RuntimeError, ConnectionError),
-                       match=r"pip install 'provenant\[ibkr\]'|could not connect to IBKR"):
-        fetch_bars("ibkr", "TSLA", settings)
-
-
 @pytest.mark.parametrize("raw, expected", [("tsla", "TSLA"), (" brk.b ", "BRK.B")])
 def test_symbols_are_normalized(raw, expected):
     assert normalize_symbol(raw) == expected
