@@ -50,7 +50,8 @@ class FakeTracker:
 
     def experiment_ids(self) -> list[str]:
         self._call()
-        return sorted({r.experiment_id for r in self.runs.values()} | set(self.experiments.values()))
+        return sorted({r.experiment_id for r in self.runs.values()}
+                      | set(self.experiments.values()))
 
     def run_pages(self, query: RunQuery, experiment_ids: list[str] | None = None,
                   page_size: int = 1000) -> Iterator[list[TrackedRun]]:
@@ -175,6 +176,17 @@ class FakeRepository:
 
     def image_of(self, artifact_id: int) -> tuple[str, str] | None:
         return self.images.get(artifact_id)
+
+    def set_image(self, artifact_id: int, image_key: str, image_content_type: str) -> bool:
+        """Attach an image to an artifact that has none; False if it already had one."""
+        row = self.rows.get(artifact_id)
+        if row is None or artifact_id in self.images:
+            return False
+        self.images[artifact_id] = (image_key, image_content_type)
+        self.rows[artifact_id] = row.model_copy(update={
+            "has_image": True, "image_content_type": image_content_type,
+            "image_sha256": image_key.split(".")[0]})
+        return True
 
     def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:

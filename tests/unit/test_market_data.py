@@ -19,8 +19,8 @@ def make_bars(n: int = 260, start: str = "2022-01-03") -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("symbol", sorted(BUNDLED_DATASETS))
-def test_bundled_symbols_load_real_validated_bars(symbol):
-    series = fetch_bars("bundled", symbol, Settings())
+def test_bundled_symbols_load_real_validated_bars(symbol, bundled):
+    series = bundled(symbol)  # fetch_bars("bundled", symbol), shared with other tests
     assert series.symbol == symbol and series.provider == "bundled"
     assert 200 <= len(series.bars) <= 400
     frame = series.to_frame()
