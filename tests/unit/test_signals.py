@@ -65,7 +65,7 @@ def test_bad_answers_say_why(text, reason):
         parse_signal(text)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tsla(bundled) -> AnalystRequest:
     daily = bundled("TSLA").to_frame()
     return AnalystRequest("TSLA", snapshot(daily, "daily"),
