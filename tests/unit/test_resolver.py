@@ -1,6 +1,8 @@
 """The resolver: one matching rule, and a cost that grows with pages or executions only."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from provenant.adapters.tracking import TrackingUnavailable
@@ -75,6 +77,19 @@ def test_scan_then_per_execution(executions, runs, page_size, calls):
     resolution = subject.resolve([(WF, f"missing-{n}") for n in range(executions)])
     assert resolution.found == {} and resolution.error is None
     assert tracker.calls == calls
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 10])
+@pytest.mark.parametrize("runs", [0, 4, 25])
+@pytest.mark.parametrize("executions", [1, 2, 6, 15])
+def test_never_worse_than_twice_the_cheaper_plan(executions, runs, page_size):
+    """Scanning every page or asking per execution: the mix costs at most twice the cheaper."""
+    subject, tracker, _ = resolver(page_size)
+    for n in range(runs):  # every other run belongs to a wanted execution
+        tracker.add_run(execution_id=f"e{n // 2}" if n % 2 else f"other-{n}", workflow_id=WF)
+    subject.resolve([(WF, f"e{n}") for n in range(executions)])
+    pages = max(1, math.ceil(runs / page_size))
+    assert tracker.calls <= 2 * min(1 + pages, 1 + executions)
 
 
 def test_scan_stops_at_the_end_of_the_runs():
