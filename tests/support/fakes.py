@@ -9,7 +9,7 @@ from provenant.adapters.tracking import RunQuery, TrackedRun, TrackingUnavailabl
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
 from provenant.domain.reports import RepairRecord
-from provenant.store.repository import decode_cursor, encode_cursor
+from provenant.store.repository import FILTERS, decode_cursor, encode_cursor
 
 
 class FakeTracker:
@@ -191,6 +191,9 @@ class FakeRepository:
     def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:
         """Newest first, the real repository's cursors; filters are exact matches."""
+        unknown = [k for k in filters if k not in FILTERS]
+        if unknown or lineage not in (None, "persisted", "repaired", "pending"):
+            raise ValueError(f"unknown filter {unknown or lineage!r}")
         before = decode_cursor(cursor) if cursor else None
         rows = [a for _, a in sorted(self.rows.items(), reverse=True)
                 if (before is None or a.id < before)

@@ -59,8 +59,9 @@ def test_a_forged_cursor_asks_to_start_again():
 
 
 def artifact(run_id: str | None = RUN_ID, experiment_id: str | None = "3",
-             execution_id: str | None = "e1", repaired: bool = False):
-    stored = FakeRepository().add(NewArtifact(
+             execution_id: str | None = "e1", repaired: bool = False,
+             repository: FakeRepository | None = None):
+    stored = (repository or FakeRepository()).add(NewArtifact(
         type="signal", name="s", payload={"action": "BUY", "confidence": 0.5},
         run_id=run_id, experiment_id=experiment_id, execution_id=execution_id))
     stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC) if repaired else None
@@ -107,3 +108,16 @@ def test_ids_that_make_no_safe_link_say_so():
     view = lineage_view(artifact("../../etc/passwd", "3"), LineageStatus.persisted, UI)
     assert view.url is None and view.run_id == "../../etc/passwd"
     assert view.no_link_reason.startswith("The stored run or experiment id is not a valid")
+
+
+def test_a_page_is_newest_first_with_a_cursor_to_the_next():
+    repository = FakeRepository()
+    stored = [(RUN_ID, "1"), (None, None), (RUN_ID, "1"), (RUN_ID, "1")]  # the 2nd is pending
+    ids = [artifact(*lineage, repository=repository).id for lineage in stored]
+    first, cursor = fetch_page(repository, ListQuery(limit=2))
+    assert [a.id for a in first] == ids[:1:-1] and cursor
+    rest, end = fetch_page(repository, ListQuery(limit=2, cursor=cursor))
+    assert [a.id for a in rest] == ids[1::-1] and end is None
+    pending, _ = fetch_page(repository, ListQuery(lineage="pending"))
+    assert [a.id for a in pending] == [ids[1]]
+
