@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
 from provenant.adapters.tracking import RunQuery, TrackedRun, TrackingUnavailable
+from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
+from provenant.domain.reports import RepairRecord
+from provenant.store.repository import FILTERS, decode_cursor, encode_cursor
 
 
 class FakeTracker:
@@ -46,7 +50,8 @@ class FakeTracker:
 
     def experiment_ids(self) -> list[str]:
         self._call()
-        return sorted({r.experiment_id for r in self.runs.values()} | set(self.experiments.values()))
+        return sorted({r.experiment_id for r in self.runs.values()}
+                      | set(self.experiments.values()))
 
     def run_pages(self, query: RunQuery, experiment_ids: list[str] | None = None,
                   page_size: int = 1000) -> Iterator[list[TrackedRun]]:
@@ -136,3 +141,95 @@ class FakeBlobStore:
 
     def get(self, key: str) -> bytes:
         return self.blobs[key]
+
+
+class FakeRepository:
+    """The artifact table and its audit log in memory: the subset of ArtifactRepository that
+    the store path, hydration, repair and verify use, with the same conditional lineage write.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Artifact] = {}
+        self.images: dict[int, tuple[str, str]] = {}
+        self.audit: list[RepairRecord] = []  # oldest first, like the table's ids
+        self._ids = itertools.count(1)
+
+    def add(self, new: NewArtifact, image_key: str | None = None,
+            image_content_type: str | None = None) -> Artifact:
+        stamp = datetime.now(UTC)
+        artifact_id = new.id or next(self._ids)
+        artifact = Artifact(id=artifact_id, created_at=new.created_at or stamp, updated_at=stamp,
+                            has_image=image_key is not None,
+                            image_content_type=image_content_type,
+                            image_sha256=image_key.split(".")[0] if image_key else None,
+                            **new.model_dump(exclude={"id", "created_at"}))
+        self.rows[artifact_id] = artifact
+        if image_key is not None:
+            self.images[artifact_id] = (image_key, image_content_type or "")
+        return artifact
+
+    def get(self, artifact_id: int) -> Artifact | None:
+        return self.rows.get(artifact_id)
+
+    def get_many(self, ids: Iterable[int]) -> list[Artifact]:
+        return [self.rows[i] for i in ids if i in self.rows]
+
+    def image_of(self, artifact_id: int) -> tuple[str, str] | None:
+        return self.images.get(artifact_id)
+
+    def set_image(self, artifact_id: int, image_key: str, image_content_type: str) -> bool:
+        """Attach an image to an artifact that has none; False if it already had one."""
+        row = self.rows.get(artifact_id)
+        if row is None or artifact_id in self.images:
+            return False
+        self.images[artifact_id] = (image_key, image_content_type)
+        self.rows[artifact_id] = row.model_copy(update={
+            "has_image": True, "image_content_type": image_content_type,
+            "image_sha256": image_key.split(".")[0]})
+        return True
+
+    def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
+             **filters: str | None) -> tuple[list[Artifact], str | None]:
+        """Newest first, the real repository's cursors; filters are exact matches."""
+        unknown = [k for k in filters if k not in FILTERS]
+        if unknown or lineage not in (None, "persisted", "repaired", "pending"):
+            raise ValueError(f"unknown filter {unknown or lineage!r}")
+        before = decode_cursor(cursor) if cursor else None
+        rows = [a for _, a in sorted(self.rows.items(), reverse=True)
+                if (before is None or a.id < before)
+                and (lineage is None or a.lineage_status.value == lineage)
+                and all(v is None or getattr(a, k) == v for k, v in filters.items())]
+        items = rows[:limit]
+        return items, encode_cursor(items[-1].id) if len(rows) > limit else None
+
+    def by_execution(self, execution_id: str) -> list[Artifact]:
+        return [a for _, a in sorted(self.rows.items()) if a.execution_id == execution_id]
+
+    def missing_lineage(self, after_id: int = 0, limit: int = 1000,
+                        workflow_id: str | None = None) -> list[Artifact]:
+        return [a for _, a in sorted(self.rows.items())
+                if a.id > after_id and a.run_id is None and a.execution_id is not None
+                and workflow_id in (None, a.workflow_id)][:limit]
+
+    def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
+                    lock_timeout: float | None = None) -> list[int]:
+        """Fill in lineage only where it is still missing, one audit row each."""
+        stamp = datetime.now(UTC)
+        repaired = []
+        for artifact_id, lineage in updates:
+            row = self.rows.get(artifact_id)
+            if row is None or row.run_id is not None:
+                continue
+            self.rows[artifact_id] = row.model_copy(update={
+                "run_id": lineage.run_id, "experiment_id": lineage.experiment_id,
+                "lineage_repaired_at": stamp, "updated_at": stamp})
+            self.audit.append(RepairRecord(artifact_id=artifact_id, run_id=lineage.run_id,
+                                           experiment_id=lineage.experiment_id, source=source,
+                                           repaired_at=stamp))
+            repaired.append(artifact_id)
+        return repaired
+
+    def repairs(self, artifact_id: int | None = None, limit: int = 1000) -> list[RepairRecord]:
+        """The audit log, newest first."""
+        return [r for r in reversed(self.audit)
+                if artifact_id in (None, r.artifact_id)][:limit]

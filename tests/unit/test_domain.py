@@ -12,15 +12,25 @@ from provenant.store.repository import InvalidCursor, decode_cursor, encode_curs
 RUN_ID = "0123456789abcdef0123456789abcdef"
 
 
-def test_deep_link_is_exactly_the_contract_url():
-    url = mlflow_run_url("http://127.0.0.1:5000/", Lineage(RUN_ID, "12"))
-    assert url == f"http://127.0.0.1:5000/#/experiments/12/runs/{RUN_ID}"
+@pytest.mark.parametrize("ui, lineage, url", [
+    ("http://127.0.0.1:5000/", Lineage(RUN_ID, "12"),
+     f"http://127.0.0.1:5000/#/experiments/12/runs/{RUN_ID}"),
+    ("https://mlflow.example/ui", Lineage(RUN_ID.upper(), "exp_A-1"),
+     f"https://mlflow.example/ui/#/experiments/exp_A-1/runs/{RUN_ID.upper()}"),
+])
+def test_deep_link_is_exactly_the_contract_url(ui, lineage, url):
+    assert mlflow_run_url(ui, lineage) == url
 
 
 @pytest.mark.parametrize("ui, lineage", [
     ("javascript:alert(1)", Lineage(RUN_ID, "1")),
+    ("http://", Lineage(RUN_ID, "1")),
+    ("mlflow:5000", Lineage(RUN_ID, "1")),
     ("http://mlflow", Lineage("../../etc", "1")),
+    ("http://mlflow", Lineage(RUN_ID + "\n", "1")),
+    ("http://mlflow", Lineage(RUN_ID[:-1], "1")),
     ("http://mlflow", Lineage(RUN_ID, "1/../../x")),
+    ("http://mlflow", Lineage(RUN_ID, "")),
     ("http://mlflow", None),
 ])
 def test_deep_link_refuses_unsafe_parts(ui, lineage):

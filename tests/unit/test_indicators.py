@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 import ta
 
-from provenant.config import Settings
 from provenant.domain.indicators import compute_indicators, resample_weekly, rsi, snapshot
-from provenant.adapters.market_data import BUNDLED_DATASETS, fetch_bars
+from provenant.adapters.market_data import BUNDLED_DATASETS
 
 TOLERANCE = 1e-6
 
@@ -38,19 +37,19 @@ def assert_matches_ta(bars: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("symbol", sorted(BUNDLED_DATASETS))
-def test_daily_indicators_match_ta(symbol):
-    bars = fetch_bars("bundled", symbol, Settings(), lookback=1000).to_frame()
+def test_daily_indicators_match_ta(symbol, bundled):
+    bars = bundled(symbol).to_frame()
     assert_matches_ta(bars)
 
 
 @pytest.mark.parametrize("symbol", ["TSLA", "NVDA"])
-def test_weekly_indicators_match_ta(symbol):
-    weekly = resample_weekly(fetch_bars("bundled", symbol, Settings()).to_frame())
+def test_weekly_indicators_match_ta(symbol, bundled):
+    weekly = resample_weekly(bundled(symbol).to_frame())
     assert_matches_ta(weekly)
 
 
-def test_weekly_bars_aggregate_the_days():
-    daily = fetch_bars("bundled", "MSFT", Settings()).to_frame()
+def test_weekly_bars_aggregate_the_days(bundled):
+    daily = bundled("MSFT").to_frame()
     weekly = resample_weekly(daily)
     week = daily.loc["2020-03-09":"2020-03-13"]
     row = weekly.loc["2020-03-13"]
@@ -67,8 +66,8 @@ def test_rsi_of_a_series_that_only_rises_is_100():
     assert (values.iloc[14:] == 100.0).all()
 
 
-def test_snapshot_holds_the_latest_values_and_none_when_too_short():
-    daily = fetch_bars("bundled", "TSLA", Settings()).to_frame()
+def test_snapshot_holds_the_latest_values_and_none_when_too_short(bundled):
+    daily = bundled("TSLA").to_frame()
     snap = snapshot(daily, "daily")
     assert snap.as_of == daily.index[-1].date() and snap.close == daily["close"].iloc[-1]
     assert snap.sma_200 == pytest.approx(daily["close"].iloc[-200:].mean(), abs=TOLERANCE)

@@ -19,8 +19,8 @@ def make_bars(n: int = 260, start: str = "2022-01-03") -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("symbol", sorted(BUNDLED_DATASETS))
-def test_bundled_symbols_load_real_validated_bars(symbol):
-    series = fetch_bars("bundled", symbol, Settings())
+def test_bundled_symbols_load_real_validated_bars(symbol, bundled):
+    series = bundled(symbol)  # fetch_bars("bundled", symbol), shared with other tests
     assert series.symbol == symbol and series.provider == "bundled"
     assert 200 <= len(series.bars) <= 400
     frame = series.to_frame()
@@ -98,14 +98,6 @@ def test_dates_in_us_format_with_times_become_calendar_days():
                         "High": [2, 3], "Low": [0.5, 1], "Close": [1.5, 2.5], "Volume": [10, 20]})
     frame = normalize_frame(raw, "test")
     assert [d.isoformat() for d in frame.index.date] == ["2015-04-01", "2015-04-02"]
-
-
-def test_ibkr_provider_fails_clearly_without_a_gateway():
-    # Port 9 (discard) has no TWS; without the ibkr extra the error says how to install it.
-    settings = Settings(ibkr_port=9)
-    with pytest.raises((RuntimeError, ConnectionError),
-                       match=r"pip install 'provenant\[ibkr\]'|could not connect to IBKR"):
-        fetch_bars("ibkr", "TSLA", settings)
 
 
 @pytest.mark.parametrize("raw, expected", [("tsla", "TSLA"), (" brk.b ", "BRK.B")])

@@ -12,7 +12,6 @@ from provenant.adapters.analysts import InvalidAnswer, get_analyst, parse_signal
 from provenant.adapters.analysts.base import AnalystRequest
 from provenant.adapters.analysts.rules import MODEL_NAME, rules_signal
 from provenant.domain.indicators import resample_weekly, snapshot
-from provenant.adapters.market_data import fetch_bars
 
 BUY = {"action": "BUY", "confidence": 0.7, "score": 0.4, "entry_price": 100, "stop_loss": 95,
        "take_profit": 110, "rationale": "trend"}
@@ -66,15 +65,16 @@ def test_bad_answers_say_why(text, reason):
         parse_signal(text)
 
 
-def request_for(symbol: str) -> AnalystRequest:
-    daily = fetch_bars("bundled", symbol, Settings()).to_frame()
-    return AnalystRequest(symbol, snapshot(daily, "daily"),
+@pytest.fixture(scope="module")
+def tsla(bundled) -> AnalystRequest:
+    daily = bundled("TSLA").to_frame()
+    return AnalystRequest("TSLA", snapshot(daily, "daily"),
                           snapshot(resample_weekly(daily), "weekly"))
 
 
-def test_rules_analyst_is_deterministic_and_says_it_is_rules_based():
+def test_rules_analyst_is_deterministic_and_says_it_is_rules_based(tsla):
     analyst = get_analyst("rules", Settings())
-    first, second = analyst.analyze(request_for("TSLA")), analyst.analyze(request_for("TSLA"))
+    first, second = analyst.analyze(tsla), analyst.analyze(tsla)
     assert first.signal == second.signal and first.response == second.response
     assert "rules" in first.model_name and first.model_name == MODEL_NAME
     assert first.provider == "rules"
@@ -82,16 +82,16 @@ def test_rules_analyst_is_deterministic_and_says_it_is_rules_based():
     assert "Symbol: TSLA" in first.prompt and "rsi_14=" in first.prompt
 
 
-def test_rules_analyst_reads_tsla_bundled_data_as_a_buy():
+def test_rules_analyst_reads_tsla_bundled_data_as_a_buy(tsla):
     # TSLA's bundled history ends 2022-03-23 above its 50/200-day averages with MACD rising.
-    signal = get_analyst("rules", Settings()).analyze(request_for("TSLA")).signal
+    signal = get_analyst("rules", Settings()).analyze(tsla).signal
     assert signal.action == "BUY"
     assert signal.stop_loss < signal.entry_price < signal.take_profit
     assert signal.risk_reward == 2.0 and 0.5 <= signal.confidence <= 0.95
 
 
-def test_rules_analyst_holds_when_the_votes_cancel_out():
-    request = request_for("TSLA")
+def test_rules_analyst_holds_when_the_votes_cancel_out(tsla):
+    request = tsla
     mixed = request.daily.model_copy(update={
         "sma_50": request.daily.close * 1.01, "sma_200": request.daily.close * 0.99,
         "macd_hist": 0.0, "rsi_14": 50.0})

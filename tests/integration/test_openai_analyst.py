@@ -1,4 +1,4 @@
-"""The OpenAI-compatible analyst against a local server speaking that protocol."""
+"""The OpenAI-compatible analyst against a local HTTP server speaking that protocol (network)."""
 from __future__ import annotations
 
 import base64

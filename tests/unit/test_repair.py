@@ -1,0 +1,78 @@
+"""The repair job: one resolution per execution, conditional writes, an honest report."""
+from __future__ import annotations
+
+from provenant.domain.artifacts import NewArtifact
+from provenant.lineage.repair import repair_lineage
+from provenant.lineage.resolve import Resolver
+from tests.support.fakes import FakeClaims, FakeRepository, FakeTracker
+
+WF = "wf"
+
+
+def setup(artifacts_per_execution: int, executions: int = 3):
+    tracker, repository = FakeTracker(), FakeRepository()
+    runs = {}
+    for n in range(executions):
+        runs[f"e{n}"] = tracker.add_run(execution_id=f"e{n}", workflow_id=WF)
+        for _ in range(artifacts_per_execution):
+            repository.add(NewArtifact(type="signal", name="s", workflow_id=WF,
+                                       execution_id=f"e{n}",
+                                       payload={"action": "BUY", "confidence": 0.5}))
+    return repository, Resolver(tracker, FakeClaims()), runs
+
+
+def test_tracking_calls_do_not_grow_with_artifacts():
+    few = repair_lineage(*setup(1)[:2])
+    many = repair_lineage(*setup(40)[:2])
+    assert (few.scanned, many.scanned) == (3, 120)
+    assert len(many.repaired) == 120 and many.executions == 3
+    assert few.tracking_calls == many.tracking_calls == 2
+
+
+def test_each_artifact_gets_its_executions_run_once_with_an_audit_row():
+    repository, resolver, runs = setup(2)
+    report = repair_lineage(repository, resolver, batch_size=4)
+    assert report.ok and report.unresolved == [] and report.skipped == []
+    for item in report.repaired:
+        assert repository.get(item.artifact_id).run_id == item.run_id
+    assert {r.source for r in repository.repairs()} == {"repair"}
+    assert len(repository.repairs()) == 6
+    again = repair_lineage(repository, resolver)
+    assert again.scanned == 0 and again.repaired == []
+
+
+def test_a_dry_run_writes_nothing():
+    repository, resolver, _ = setup(2)
+    report = repair_lineage(repository, resolver, dry_run=True)
+    assert len(report.repaired) == 6 and repository.repairs() == []
+    assert all(a.run_id is None for a in repository.rows.values())
+
+
+def test_an_artifact_another_writer_repaired_first_is_skipped():
+    repository, resolver, runs = setup(1)
+    first = repository.missing_lineage()[0]
+    real_set = repository.set_lineage
+
+    def race(updates, source, lock_timeout=None):
+        real_set([(first.id, runs["e0"].lineage)], "hydrate")  # a read wins the race
+        return real_set(updates, source, lock_timeout)
+    repository.set_lineage = race
+    report = repair_lineage(repository, resolver)
+    assert report.skipped == [first.id] and len(report.repaired) == 2
+    assert [r.source for r in repository.repairs(first.id)] == ["hydrate"]
+
+
+def test_a_down_tracker_is_an_error_and_leaves_artifacts_unresolved():
+    repository, resolver, _ = setup(1)
+    resolver.tracker.down = True
+    report = repair_lineage(repository, resolver)
+    assert report.errors == ["fake tracker is down"] and len(report.unresolved) == 3
+    assert not report.ok
+
+
+def test_the_workflow_filter_limits_the_scan():
+    repository, resolver, _ = setup(1)
+    repository.add(NewArtifact(type="signal", name="s", workflow_id="other", execution_id="e0",
+                               payload={"action": "BUY", "confidence": 0.5}))
+    report = repair_lineage(repository, resolver, workflow_id="other")
+    assert report.scanned == 1 and report.unresolved == [4]  # e0's run is wf's, not other's
