@@ -72,7 +72,8 @@ def test_requests_during_an_outage_get_503_and_the_next_ones_succeed(services, c
 
         # The pool's connections all died with the server: the first request after it still works.
         assert client.get(one).status_code == 200
-        assert client.post("/api/artifacts", json=SIGNAL).status_code == 201
+        again = {**SIGNAL, "name": "TSLA signal 2"}  # the same name would be the same artifact
+        assert client.post("/api/artifacts", json=again).status_code == 201
         assert terminate_other_backends(services.settings.database_url) >= 1
         assert client.get(one).status_code == 200
         assert client.get("/api/artifacts").json()["items"].__len__() == 2  # no half-stored one

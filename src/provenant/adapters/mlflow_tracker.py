@@ -103,7 +103,7 @@ class MlflowTracker:
             if _is_not_found(exc) or _is_bad_request(exc):
                 raise
             raise TrackingUnavailable(f"MLflow tracking at {self.tracking_uri}: "
-                                      f"{str(exc).splitlines()[0][:300]}") from exc
+                                      f"{_reason(exc)}") from exc
 
     def ensure_reachable(self) -> None:
         """Local stores always answer; a server counts as up when it answers below 500."""
@@ -239,14 +239,14 @@ class MlflowTracker:
             self._call(self.client.log_artifacts, run_id, folder)
 
 
-def _reason(exc: BaseException, timeout: float) -> str:
+def _reason(exc: BaseException, timeout: float | None = None) -> str:
     """A short cause for a failed request (MLflow wraps requests' long messages)."""
     import requests
 
     causes = [exc, exc.__cause__, exc.__context__]
     # Without retries urllib3 reports a read timeout as a ConnectionError saying "timed out".
     if any(isinstance(c, requests.exceptions.Timeout) or "timed out" in str(c) for c in causes):
-        return f"no answer within {timeout:g} s"
+        return f"no answer within {timeout:g} s" if timeout else "the request timed out"
     if any(isinstance(c, requests.exceptions.ConnectionError) for c in causes):
         return "the connection was refused or dropped"
     return str(exc).splitlines()[0][:200]

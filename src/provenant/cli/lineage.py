@@ -88,7 +88,8 @@ def repairs(artifact_id: int | None = typer.Option(None, "--artifact-id", min=1)
             as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
     """The lineage audit log (newest first): which artifact got which run, how and when."""
     log = RepairLog(items=get_services().artifacts.repairs(artifact_id, limit=limit))
-    print_report(log, as_json, f"{len(log.items)} lineage repair(s) recorded",
+    print_report(log, as_json, f"{len(log.items)} lineage repair(s) recorded"
+                 if log.items else "no lineage repairs recorded",
                  [f"{r.repaired_at.isoformat()}  artifact {r.artifact_id}  run {r.run_id}  "
                   f"experiment {r.experiment_id}  ({r.source})" for r in log.items])
 
