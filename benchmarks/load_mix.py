@@ -29,7 +29,6 @@ MIX = {"list_page": 14, "get_persisted": 14, "get_legacy": 10, "get_image": 8,
        "list_repairs": 4, "ui_list": 4, "ui_detail": 4, "ui_drawer": 3}
 REPAIR = "repair_trigger"
 OPERATIONS = (*MIX, REPAIR)
-UPLOADS = 32  # distinct images put_image cycles through
 REQUEST_TIMEOUT_S = 30.0
 # Server counters worth reporting: why hydrations answered what they did.
 METRICS = ("provenant_hydrations_total", "provenant_tracking_failures_total",
@@ -69,7 +68,7 @@ class MixResult:
 
     ops: dict[str, OpStats]
     posted: dict[int, tuple[str, str]]  # id -> (type, name)
-    uploaded: dict[int, str]  # chart id -> sha256 of the image uploaded
+    uploaded: dict[int, str]  # chart id -> sha256 of the image uploaded (variant of its id)
     legacy_status: Counter  # lineage status of each get_legacy answer
 
     @classmethod
@@ -83,9 +82,14 @@ class MixResult:
                 stats.errors.update(seen["errors"] or {})
                 stats.samples += list(seen["samples"] or [])[:3 - len(stats.samples)]
             merged.posted.update({i: (kind, name) for i, kind, name in thread["posted"] or []})
-            merged.uploaded.update(dict(thread["uploaded"] or []))
+            merged.uploaded.update({i: _upload_sha(i) for i in thread["uploaded"] or []})
             merged.legacy_status.update(thread["legacy_status"] or {})
         return merged
+
+
+def _upload_sha(artifact_id: int) -> str:
+    """The sha256 of what mix.lua uploads for a chart: variant(chart_png(), its id)."""
+    return hashlib.sha256(variant(chart_png(), artifact_id)).hexdigest()
 
 
 def lua(value) -> str:
@@ -102,15 +106,9 @@ def lua(value) -> str:
 
 
 def write_config(path: Path, seeded: Seeded, token: str, seed: int = 1) -> None:
-    """mix.lua's config, and beside it the images put_image sends."""
-    uploads = []
-    for n in range(UPLOADS):
-        data = variant(chart_png(), 1_000_000 + n)
-        sha = hashlib.sha256(data).hexdigest()
-        file = path.parent / f"upload-{n}.png"
-        file.write_bytes(data)
-        uploads.append({"path": str(file), "sha": sha})
-        seeded.image_len[sha] = len(data)
+    """mix.lua's config, and beside it the PNG whose variants put_image uploads."""
+    png = path.with_name("chart.png")
+    png.write_bytes(chart_png())
     executions = seeded.executions
     config = {
         "seed": seed, "token": token, "workflow_id": seeded.workflow_id,
@@ -121,7 +119,7 @@ def write_config(path: Path, seeded: Seeded, token: str, seed: int = 1) -> None:
         "execution_runs": [seeded.runs[e].run_id for e in executions],
         "execution_experiments": [seeded.runs[e].experiment_id for e in executions],
         "image_ids": list(seeded.image_sha), "image_sha": seeded.image_sha,
-        "image_len": seeded.image_len, "uploads": uploads,
+        "image_len": seeded.image_len, "chart_png": str(png),
     }
     path.write_text("return " + lua(config) + "\n")
 
