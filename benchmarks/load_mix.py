@@ -57,6 +57,7 @@ class OpStats:
     """Latencies (seconds) and failures (reason -> count) of one operation."""
 
     latencies: list[float] = field(default_factory=list)
+    in_flight: int = 0  # sent, unanswered when wrk stopped (within the request timeout)
     errors: Counter = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first few, for the report
 
@@ -81,6 +82,12 @@ class MixResult:
                 stats.latencies += [us / 1e6 for us in seen["latencies_us"] or []]
                 stats.errors.update(seen["errors"] or {})
                 stats.samples += list(seen["samples"] or [])[:3 - len(stats.samples)]
+            for op, age in thread.get("in_flight") or []:
+                stats = merged.ops.setdefault(op, OpStats())
+                if age > REQUEST_TIMEOUT_S:
+                    stats.errors["no answer in the request timeout (in flight at stop)"] += 1
+                else:
+                    stats.in_flight += 1
             merged.posted.update({i: (kind, name) for i, kind, name in thread["posted"] or []})
             merged.uploaded.update({i: _upload_sha(i) for i in thread["uploaded"] or []})
             merged.legacy_status.update(thread["legacy_status"] or {})
@@ -148,15 +155,15 @@ class Ticker:
             self._thread.join()
 
     def _loop(self, every: float) -> None:
-        tick = 0
+        tick, start = 0, time.perf_counter()
         while not self._stop.is_set():
             if tick % 2:
                 self.create_late_runs()
                 self.repair({"workflow_id": self.seeded.late_workflow_id})
             else:
                 self.repair({"dry_run": True})
-            tick += 1
-            self._stop.wait(every)
+            tick += 1  # on a fixed schedule: a slow repair does not push the next one back
+            self._stop.wait(max(0.0, start + tick * every - time.perf_counter()))
 
     def settle(self) -> None:
         """After the load: every late chart's run exists, one repair links them; metrics."""

@@ -179,7 +179,7 @@ end
 
 function ops.post_artifact()
   posts = posts + 1
-  local kind = POST_KINDS[(posts - 1) % #POST_KINDS + 1]
+  local kind = POST_KINDS[(posts + number - 2) % #POST_KINDS + 1]  -- threads start apart
   local n = math.random(#config.executions)
   local execution, run_id = config.executions[n], config.execution_runs[n]
   local name = string.format("load %s %d-%d-%d", kind, number, posts, math.random(1e9))
@@ -252,7 +252,10 @@ function ops.ui_detail() return ui_page("") end
 function ops.ui_drawer() return ui_page("/drawer") end
 
 -- wrk's hooks --------------------------------------------------------------------------
+-- Each connection first walks every operation once (each from its own starting point),
+-- so even a short run on a starved machine asks for all of them; then by weight.
 local function choose()
+  if sent <= #choices then return choices[(number + sent - 2) % #choices + 1][1] end
   local roll = math.random() * total_weight
   for _, choice in ipairs(choices) do
     if roll < choice[2] then return choice[1] end
@@ -296,7 +299,12 @@ end
 -- thread:get() crashes copying nested tables, so each thread hands over its report as
 -- a JSON string (made on demand by the global lookup below); Python merges them.
 setmetatable(_G, {__index = function(_, key)
-  if key == "report_json" then return common.encode(report) end
+  if key ~= "report_json" then return nil end
+  -- wrk stops with this thread's last request unanswered: say which, and since when.
+  if pending and not pending.probe then
+    report.in_flight = {{pending.op, (common.now_us() - pending.started) / 1e6}}
+  end
+  return common.encode(report)
 end})
 
 function done(summary, latency, requests)

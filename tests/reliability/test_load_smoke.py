@@ -35,7 +35,9 @@ def test_short_mixed_load_has_no_errors_and_exercises_every_operation(tmp_path, 
     assert result["error"] is None
     for op in OPERATIONS:
         assert rows[op]["errors"] == 0, (op, result["notes"])
-        assert rows[op]["requests"] > 0, f"{op} was never exercised"
+        # wrk abandons what is in flight at its stop: on a starved machine an operation's
+        # first answer can come after 8 s (the run checks it was sent within its timeout).
+        assert rows[op]["requests"] + rows[op]["in_flight"] > 0, f"{op} was never exercised"
     assert rows["wrk: socket errors and timeouts"]["errors"] == 0, result["notes"]
     assert rows["verify (after the window)"]["errors"] == 0, result["notes"]
     params = result["params"]
