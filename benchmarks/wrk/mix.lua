@@ -3,8 +3,9 @@
 --
 -- Every wrk thread drives ONE keep-alive connection (wrk -t N -c N), so a thread's
 -- request and its answer alternate: each answer is timed and checked as the operation
--- that asked for it. A request() while an answer is still awaited means the connection
--- failed (wrk reconnects and asks again): that counts as an error of the operation.
+-- that asked for it. A request() while an answer is still awaited means the server
+-- closed the connection or a socket failed (wrk reconnects and asks again): an error of
+-- the operation. The request still awaited when wrk stops is reported as in flight.
 local bit = require("bit")
 local common = require("common")
 local config = dofile(os.getenv("PROVENANT_LOAD_CONFIG"))
@@ -15,6 +16,7 @@ local RIBBON = 'data-testid="workflow-context-ribbon"'
 -- image uploaded by put_image), a signal with explicit run ids, an LLM analysis whose
 -- run the server looks up at store time.
 local POST_KINDS = {"chart", "signal", "chart", "llm"}
+local WRITES = {post_artifact = true, put_image = true}
 local LIST_FILTERS = {"", "&symbol=TSLA", "&type=chart", "&workflow_id=" .. config.workflow_id}
 
 -- main state: number the threads, keep them for done()
@@ -116,7 +118,8 @@ end
 
 function ops.list_page()
   if cursor == nil then list_filter = pick(LIST_FILTERS) end  -- a new walk
-  local path = "/api/artifacts?limit=50" .. list_filter .. (cursor and "&cursor=" .. quote(cursor) or "")
+  local page = cursor and "&cursor=" .. quote(cursor) or ""
+  local path = "/api/artifacts?limit=50" .. list_filter .. page
   return "GET", path, nil, nil, 200, function(body)
     if not body:find('"items":%s*%[') then return false, "no items" end
     cursor = body:match('"next_cursor":%s*"([^"]+)"')
@@ -163,7 +166,8 @@ end
 
 function ops.get_image_304()
   local id = pick(config.image_ids)
-  return "GET", "/api/artifacts/" .. id .. "/image", {["If-None-Match"] = '"' .. image_sha[id] .. '"'},
+  local headers = {["If-None-Match"] = '"' .. image_sha[id] .. '"'}
+  return "GET", "/api/artifacts/" .. id .. "/image", headers,
     nil, 304, function() return true end
 end
 
@@ -189,7 +193,8 @@ function ops.post_artifact()
       math.random(1e9))
     extra = '"payload":{"chart_type":"daily"}'
   elseif kind == "signal" then
-    extra = string.format('"run_id":"%s","experiment_id":"%s","payload":{"action":"BUY","confidence":0.72}',
+    extra = string.format('"run_id":"%s","experiment_id":"%s",'
+      .. '"payload":{"action":"BUY","confidence":0.72}',
       run_id, config.execution_experiments[n])
   else
     extra = string.format('"payload":{"prompt":"Analyse %s","response":"Momentum is positive.",'
@@ -207,7 +212,8 @@ function ops.post_artifact()
       return status == "pending", "late chart " .. id .. ": lineage " .. tostring(status)
     end
     if status ~= "persisted" or not has_run(answer, run_id) then
-      return false, kind .. " " .. id .. ": lineage " .. tostring(status) .. ", expected run " .. run_id
+      return false, string.format("%s %d: lineage %s, expected run %s", kind, id,
+        tostring(status), run_id)
     end
     read_ids[#read_ids + 1] = id
     return true
@@ -219,8 +225,9 @@ function ops.put_image()
   local id = awaiting[awaiting_head]
   awaiting_head = awaiting_head + 1
   local data = variant(chart_png, id)
-  return "PUT", "/api/artifacts/" .. id .. "/image", write_headers("image/png"), data, 200, function(body)
-    if not body:find('"image_url":%s*"') then return false, "chart " .. id .. " has no image_url" end
+  local path = "/api/artifacts/" .. id .. "/image"
+  return "PUT", path, write_headers("image/png"), data, 200, function(body)
+    if not body:find('"image_url":%s*"') then return false, "chart " .. id .. ": no image_url" end
     report.uploaded[#report.uploaded + 1] = id
     image_len[id] = #data
     image_ids[#image_ids + 1] = id
@@ -229,8 +236,10 @@ function ops.put_image()
 end
 
 function ops.list_repairs()
-  local path = math.random() < 0.5 and "/api/lineage/repairs?artifact_id=" .. pick(config.legacy_ids)
-    or "/api/lineage/repairs?limit=50"
+  local path = "/api/lineage/repairs?limit=50"
+  if math.random() < 0.5 then
+    path = "/api/lineage/repairs?artifact_id=" .. pick(config.legacy_ids)
+  end
   return "GET", path, nil, nil, 200, function(body)
     return body:find('"items":%s*%[') ~= nil, "no items"
   end
@@ -252,10 +261,21 @@ function ops.ui_detail() return ui_page("") end
 function ops.ui_drawer() return ui_page("/drawer") end
 
 -- wrk's hooks --------------------------------------------------------------------------
--- Each connection first walks every operation once (each from its own starting point),
--- so even a short run on a starved machine asks for all of them; then by weight.
+-- Each connection first walks every operation once, the reads from its own starting
+-- point and then the writes (slowest on a starved machine: a stuck post must not keep
+-- the reads from being asked); then it picks by weight.
+local walk = {}
+
 local function choose()
-  if sent <= #choices then return choices[(number + sent - 2) % #choices + 1][1] end
+  if #walk == 0 and sent == 1 then
+    local reads = {}
+    for _, choice in ipairs(choices) do
+      if not WRITES[choice[1]] then reads[#reads + 1] = choice[1] end
+    end
+    for i = 1, #reads do walk[i] = reads[(number + i - 2) % #reads + 1] end
+    walk[#walk + 1], walk[#walk + 2] = "post_artifact", "put_image"
+  end
+  if sent <= #walk then return walk[sent] end
   local roll = math.random() * total_weight
   for _, choice in ipairs(choices) do
     if roll < choice[2] then return choice[1] end
@@ -263,9 +283,15 @@ local function choose()
   return choices[#choices][1]
 end
 
+local probed = false
+
 function request()
   -- wrk asks thread 1 for one request before the run, to inspect it, and never sends it.
-  if pending and not pending.probe then  -- else wrk reconnected: closed or failed socket
+  if number == 1 and not probed then
+    probed = true
+    return wrk.format("GET", "/api/health")
+  end
+  if pending then  -- wrk reconnected: the server closed the connection, or a socket failed
     fail(pending.op, "no answer (connection closed or failed)", string.format(
       "%s, sent %.3f s before (request %d of thread %d)", pending.what,
       (common.now_us() - pending.started) / 1e6, sent, number))
@@ -275,7 +301,7 @@ function request()
   if op == "put_image" and awaiting_head > #awaiting then op = "post_artifact" end
   local method, path, headers, body, expect, check = ops[op]()
   pending = {op = op, what = method .. " " .. path, expect = expect, check = check,
-             started = common.now_us(), probe = number == 1 and sent == 1}
+             started = common.now_us()}
   return wrk.format(method, path, headers, body)
 end
 
@@ -301,7 +327,7 @@ end
 setmetatable(_G, {__index = function(_, key)
   if key ~= "report_json" then return nil end
   -- wrk stops with this thread's last request unanswered: say which, and since when.
-  if pending and not pending.probe then
+  if pending then
     report.in_flight = {{pending.op, (common.now_us() - pending.started) / 1e6}}
   end
   return common.encode(report)

@@ -1,1 +1,1 @@
-"""Helpers that start real parts, for tests and benchmarks (a real `mlflow server`, a counting proxy)."""
+"""Helpers that start real parts, for tests and benchmarks: `mlflow server`, a proxy."""
