@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--only NAME] [--json PATH] [--update-docs]`."""
+"""`python -m benchmarks [--quick|--tiny] [--only NAME] [--json PATH] [--update-docs]`."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks.context import BenchContext
+from benchmarks.context import BenchContext, add_mlflow_arguments, mlflow_from_arguments
 from benchmarks.harness import BenchResult
 from benchmarks.report import machine_info, markdown, print_results, update_docs, write_json
 
@@ -25,6 +25,9 @@ BENCHMARKS = ("store_path", "detail_read", "workflow", "repair", "listing")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (CI-sized check)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="the structural test's sizes: checks that everything runs, "
+                             "numbers mean nothing")
     parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
                         help=f"run only these (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--json", type=Path, help="write results here "
@@ -32,7 +35,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--update-docs", action="store_true",
                         help="rewrite the results block of docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    return parser.parse_args(argv)
+    add_mlflow_arguments(parser)
+    args = parser.parse_args(argv)
+    args.mlflow = mlflow_from_arguments(parser, args)
+    if args.tiny and args.update_docs:
+        parser.error("--tiny numbers mean nothing: not with --update-docs")
+    return args
 
 
 def run_one(name: str, ctx: BenchContext, console: Console) -> BenchResult:
@@ -60,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("provenant").setLevel(logging.WARNING)
     names = [n for n in BENCHMARKS if not args.only or n in args.only]
     workdir = Path(tempfile.mkdtemp(prefix="provenant-bench-"))
-    ctx = BenchContext(mode="quick" if args.quick else "full", workdir=workdir)
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    ctx = BenchContext(mode=mode, workdir=workdir, mlflow=args.mlflow)
     machine = machine_info(ctx.postgres_version())
     results: list[BenchResult] = []
     try:

@@ -1,6 +1,7 @@
 """What a benchmark gets: its mode, a scratch folder and real servers started on demand."""
 from __future__ import annotations
 
+import argparse
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 class MlflowServer(Protocol):
-    """What benchmarks use of a server (tests pass their session's MlflowServer)."""
+    """What benchmarks use of a server."""
 
     url: str
     backend_uri: str
@@ -29,6 +30,21 @@ class MlflowServer(Protocol):
 class RunningMlflow:
     url: str
     backend_uri: str
+
+
+def add_mlflow_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mlflow-url/--mlflow-backend-uri: use a running `mlflow server` (tests pass theirs)."""
+    parser.add_argument("--mlflow-url", help="a running mlflow server (else one is started)")
+    parser.add_argument("--mlflow-backend-uri",
+                        help="its SQLite backend store URI (required with --mlflow-url)")
+
+
+def mlflow_from_arguments(parser: argparse.ArgumentParser,
+                          args: argparse.Namespace) -> RunningMlflow | None:
+    """The running server named on the command line, if any (both options or neither)."""
+    if bool(args.mlflow_url) != bool(args.mlflow_backend_uri):
+        parser.error("--mlflow-url and --mlflow-backend-uri go together")
+    return RunningMlflow(args.mlflow_url, args.mlflow_backend_uri) if args.mlflow_url else None
 
 
 MODES = ("tiny", "quick", "full")  # tiny: the structural test's sizes, not for numbers

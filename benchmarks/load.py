@@ -8,31 +8,36 @@ error or timeout, or a check after the run finding stored data lost or mislinked
 `provenant serve` (one uvicorn process, access log on, API token set) runs on loopback
 with a real `mlflow server` as its tracker. Seeded first: artifacts with lineage captured
 at store time, and legacy ones without a run id whose MLflow runs exist (reading them
-hydrates). The operations are in benchmarks/load_mix.py.
+hydrates). The requests are made by wrk running benchmarks/wrk/mix.lua (one keep-alive
+connection per client, closed loop); the repair trigger and late runs are
+benchmarks/load_mix.py's.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import resource
 import shutil
 import sys
 import tempfile
 import time
 import traceback
 import uuid
+from collections import Counter
 from contextlib import ExitStack
 from itertools import chain
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from sqlalchemy import select
 
-from benchmarks.context import MODES, BenchContext, MlflowServer
+from benchmarks import loadgen
+from benchmarks.context import (MODES, BenchContext, MlflowServer, add_mlflow_arguments,
+                                mlflow_from_arguments)
 from benchmarks.harness import BenchResult, latency_summary
 from benchmarks.images import chart_png, variant
-from benchmarks.load_mix import OPERATIONS, REPAIR, OpStats, Seeded, Workload
+from benchmarks.load_mix import (OPERATIONS, REPAIR, MixResult, OpStats, Seeded, Ticker,
+                                 write_config)
 from benchmarks.mlflow_seed import seed_runs
 from benchmarks.report import machine_info, print_results, write_json
 from benchmarks.seed import COLUMNS, artifact_rows, bulk_insert, legacy_execution_id
@@ -67,14 +72,25 @@ def run(ctx: BenchContext, *, seconds: float, clients: int = 16, repair_every: f
                "PROVENANT_API_TOKEN": TOKEN, "PROVENANT_REPAIR_INTERVAL_SECONDS": "0"}
         log_path = ctx.workdir / NAME / "serve.log"
         api = stack.enter_context(provenant_serve(env, log_path))
-        workload = Workload(api, seeded, TOKEN, services.tracker.client)
+        warm_up(api, seeded)
+        config = ctx.workdir / NAME / "mix-config.lua"
+        write_config(config, seeded, TOKEN)
+        ticker = Ticker(api, seeded, TOKEN, services)
         machine = MachineLoad()
-        asyncio.run(workload.run(seconds, clients, repair_every))
-        window = machine.stop()
-        asyncio.run(workload.settle())
-        problems = verify(services, seeded, workload)
+        wrk = loadgen.start(loadgen.command(f"{api}/", script="mix.lua", connections=clients,
+                                            threads=clients, seconds=seconds),
+                            {"PROVENANT_LOAD_CONFIG": str(config)})
+        ticker.start(repair_every)
+        try:
+            done = loadgen.finish(*wrk)
+        finally:
+            ticker.stop()
+        window = machine.stop(done.cpu_seconds)
+        ticker.settle()
+        mix = MixResult.merge(done.data)
+        problems = verify(services, seeded, mix, ticker, clients)
     problems += logged_tracebacks(log_path)  # the server stopped: its log is complete
-    _report(result, workload, window, problems)
+    _report(result, done, mix, ticker, window, problems)
     return result
 
 
@@ -109,38 +125,60 @@ def seed(services: Services, server: MlflowServer, persisted: int, legacy: int) 
         return (*row[:key_at], key, *row[key_at + 1:])
 
     count = bulk_insert(services.engine, map(with_real_image, rows))
+    legacy_ids = list(range(persisted + 1, persisted + legacy + 1))
     return Seeded(workflow_id=workflow, late_workflow_id=f"{workflow}_late",
                   late_experiment_id=client.create_experiment(f"load-{tag}-late"),
-                  persisted_ids=list(range(1, persisted + 1)),
-                  legacy_ids=list(range(persisted + 1, persisted + legacy + 1)),
-                  executions=captured, runs=runs, image_sha=image_sha, rows=count)
+                  persisted_ids=list(range(1, persisted + 1)), legacy_ids=legacy_ids,
+                  legacy_execution={i: uncaptured[(i - persisted - 1) // 4] for i in legacy_ids},
+                  executions=captured, runs=runs, image_sha=image_sha,
+                  image_len={key.split(".")[0]: len(data) for key, data in zip(keys, images)},
+                  rows=count)
 
 
-def verify(services: Services, seeded: Seeded, workload: Workload) -> list[str]:
+def warm_up(api: str, seeded: Seeded) -> None:
+    """One untimed read of each kind, so first-use costs (templates, imports) are not in
+    the window: wrk abandons what is in flight when it stops, so a short run with slow
+    first answers could see an operation never answered."""
+    chart = next(iter(seeded.image_sha))
+    for path in ("/api/artifacts?limit=50", f"/api/artifacts/{seeded.persisted_ids[0]}",
+                 f"/api/artifacts/{chart}/image", "/artifacts",
+                 f"/artifacts/{seeded.persisted_ids[0]}",
+                 f"/artifacts/{seeded.persisted_ids[0]}/drawer", "/api/lineage/repairs"):
+        httpx.get(api + path, timeout=120).raise_for_status()
+
+
+def verify(services: Services, seeded: Seeded, mix: MixResult, ticker: Ticker,
+           clients: int) -> list[str]:
     """After the load: nothing lost or duplicated, images and lineage are the ones sent."""
     t = artifacts.c
     with services.engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(
             t.id, t.type, t.name, t.execution_id, t.run_id, t.image_key)).all()}
+    posted, uploaded = mix.posted, mix.uploaded
     problems = []
-    if len(rows) != seeded.rows + len(workload.posted):
+    # wrk stops with up to one request per connection in flight, unanswered: a post among
+    # them may be stored. Such rows must be the load's own, and no more than connections.
+    unread = [r for i, r in rows.items() if i > seeded.rows and i not in posted]
+    foreign = [r.id for r in unread if not (r.name or "").startswith("load ")]
+    if len(unread) > clients or foreign:
         problems.append(f"{len(rows)} rows stored, expected {seeded.rows} seeded + "
-                        f"{len(workload.posted)} posted")
-    lost = [i for i, (kind, name) in workload.posted.items()
+                        f"{len(posted)} posted + at most {clients} in flight at the end; "
+                        f"not posted by the load: {foreign[:5]}")
+    lost = [i for i, (kind, name) in posted.items()
             if i not in rows or (rows[i].type, rows[i].name) != (kind, name)]
     if lost:
         problems.append(f"{len(lost)} posted artifacts missing or changed, e.g. {lost[:5]}")
-    bad_images = [i for i, sha in workload.uploaded.items()
+    bad_images = [i for i, sha in uploaded.items()
                   if i not in rows or (rows[i].image_key or "").split(".")[0] != sha]
     if bad_images:
         problems.append(f"{len(bad_images)} uploaded images not stored, e.g. {bad_images[:5]}")
     expected_run = {e: r.run_id for e, r in chain(seeded.runs.items(),
-                                                  workload.late_runs.items())}
+                                                  ticker.late_runs.items())}
     mislinked = [r.id for r in rows.values()
                  if r.run_id is not None and expected_run.get(r.execution_id) != r.run_id]
     if mislinked:
         problems.append(f"{len(mislinked)} artifacts name a wrong run, e.g. {mislinked[:5]}")
-    unlinked = [i for i, (kind, _) in workload.posted.items()
+    unlinked = [i for i, (kind, _) in posted.items()
                 if kind == "chart" and i in rows and rows[i].run_id is None]
     if unlinked:
         problems.append(f"{len(unlinked)} late charts still pending after their runs were "
@@ -160,20 +198,19 @@ def logged_tracebacks(log_path: Path) -> list[str]:
 
 
 class MachineLoad:
-    """CPU use of the whole machine (all processes) and of this load generator."""
+    """CPU use of the whole machine (all processes) over the load window."""
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.busy, self.total = _cpu_jiffies()
-        self.generator = _own_cpu_seconds()
 
-    def stop(self) -> dict[str, float]:
+    def stop(self, generator_cpu_s: float) -> dict[str, float]:
+        """The window's numbers; `generator_cpu_s` is what wrk used."""
         busy, total = _cpu_jiffies()
         wall = time.perf_counter() - self.start
         return {"seconds": wall, "nproc": os.cpu_count() or 1,
                 "machine_cpu_busy_pct": 100 * (busy - self.busy) / max(total - self.total, 1),
-                "generator_cpu_pct_of_one_core": 100 * (_own_cpu_seconds() - self.generator)
-                / wall,
+                "generator_cpu_pct_of_one_core": 100 * generator_cpu_s / wall,
                 "loadavg_1min_at_end": os.getloadavg()[0]}
 
 
@@ -185,44 +222,50 @@ def _cpu_jiffies() -> tuple[int, int]:
     return total - idle, total
 
 
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _report(result: BenchResult, workload: Workload, window: dict[str, float],
-            problems: list[str]) -> None:
-    seconds = window["seconds"]
+def _report(result: BenchResult, done: loadgen.WrkRun, mix: MixResult, ticker: Ticker,
+            window: dict[str, float], problems: list[str]) -> None:
+    seconds = done.seconds
+    stats = {**mix.ops, **ticker.stats}
     for op in OPERATIONS:
-        _add_row(result, op, workload.stats[op], seconds)
-    _add_row(result, "all operations", [workload.stats[op] for op in OPERATIONS], seconds)
-    for op, stats in workload.stats.items():
-        for reason, n in stats.errors.items():
-            result.notes.append(f"{op}: {n} x {reason}; e.g. {stats.samples[:1]}")
+        _add_row(result, op, stats[op], seconds)
+    _add_row(result, "all operations", [stats[op] for op in OPERATIONS], seconds)
+    for op, op_stats in stats.items():
+        for reason, n in op_stats.errors.items():
+            result.notes.append(f"{op}: {n} x {reason}; e.g. {op_stats.samples[:1]}")
+    socket = {k: done.data["errors"].get(k, 0) for k in loadgen.SOCKET_ERRORS}
+    result.add("wrk: socket errors and timeouts", requests=done.data["requests"],
+               errors=sum(socket.values()))
+    if any(socket.values()):
+        result.notes.append(f"wrk counted socket errors: {socket}")
     # "settle" (the repair after the window) fails the run too, though it is not a row.
-    failures = sum(sum(s.errors.values()) for s in workload.stats.values()) + len(problems)
+    failures = (sum(sum(s.errors.values()) for s in stats.values()) + len(problems)
+                + sum(socket.values()))
     result.add("verify (after the window)", requests=1, errors=len(problems))
     result.notes += [f"verify: {p}" for p in problems]
-    missing = [op for op in OPERATIONS if not workload.stats[op].latencies]
+    # Sent and still within its timeout when wrk stopped counts: wrk abandons in-flight
+    # requests, and on a starved machine a short run may end with a first POST unanswered.
+    missing = [op for op in OPERATIONS if not stats[op].latencies and not stats[op].in_flight]
     result.target("no errors", "0 errors, 0 failed checks", failures == 0, f"{failures}")
-    result.target("every operation exercised", "each op answered at least once",
+    result.target("every operation exercised",
+                  "each op answered at least once, or in flight at the stop",
                   not missing, f"missing: {', '.join(missing)}" if missing else "all")
     if failures or missing:
         result.error = f"{failures} errors; operations never answered: {missing or 'none'}"
-    result.params.update(window=window, legacy_read_status=dict(workload.legacy_status),
-                         posted=dict(workload.posted_kinds), uploaded=len(workload.uploaded),
-                         late_runs_made=len(workload.late_runs), repairs=workload.repairs,
-                         server_metrics=workload.metrics)
+    posted = Counter(kind for kind, _ in mix.posted.values())
+    legacy_status = dict(mix.legacy_status)
+    result.params.update(window=window, legacy_read_status=legacy_status, posted=dict(posted),
+                         uploaded=len(mix.uploaded), late_runs_made=len(ticker.late_runs),
+                         repairs=ticker.repairs, server_metrics=ticker.metrics)
     result.notes.append(
         f"machine: {window['nproc']} CPUs {window['machine_cpu_busy_pct']:.0f}% busy over the "
         f"window (all processes), load average {window['loadavg_1min_at_end']:.1f} at its end; "
-        f"the load generator used {window['generator_cpu_pct_of_one_core']:.0f}% of one core")
-    result.notes.append(f"get_legacy lineage status seen: {dict(workload.legacy_status)}; "
-                        f"server counters: {workload.metrics}")
-    result.notes.append(f"posted: {dict(workload.posted_kinds)}, images uploaded: "
-                        f"{len(workload.uploaded)}, late runs made: {len(workload.late_runs)}")
-    real = [r for r in workload.repairs if r["op"] == REPAIR and "dry_run" not in r["request"]]
-    dry = [r for r in workload.repairs if "dry_run" in r["request"]]
+        f"wrk used {window['generator_cpu_pct_of_one_core']:.0f}% of one core")
+    result.notes.append(f"get_legacy lineage status seen: {legacy_status}; "
+                        f"server counters: {ticker.metrics}")
+    result.notes.append(f"posted: {dict(posted)}, images uploaded: {len(mix.uploaded)}, "
+                        f"late runs made: {len(ticker.late_runs)}")
+    real = [r for r in ticker.repairs if r["op"] == REPAIR and "dry_run" not in r["request"]]
+    dry = [r for r in ticker.repairs if "dry_run" in r["request"]]
     result.notes.append(
         f"repair trigger: {len(dry)} dry runs (scanned up to "
         f"{max((r['scanned'] for r in dry), default=0):,}), {len(real)} real repairs of late "
@@ -235,6 +278,7 @@ def _add_row(result: BenchResult, case: str, stats, seconds: float) -> None:
     summary = latency_summary([x for s in group for x in s.latencies])
     errors = sum(sum(s.errors.values()) for s in group)
     result.add(case, requests=summary["n"] + errors, errors=errors,
+               in_flight=sum(s.in_flight for s in group),
                req_per_s=summary["n"] / seconds, p50_ms=summary["p50_ms"],
                p99_ms=summary["p99_ms"], max_ms=summary["max_ms"])
 
@@ -242,7 +286,7 @@ def _add_row(result: BenchResult, case: str, stats, seconds: float) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=60.0, help="load duration (60)")
+    parser.add_argument("--seconds", type=int, default=60, help="load duration (60)")
     parser.add_argument("--clients", type=int, default=16, help="connections (16)")
     parser.add_argument("--repair-every", type=float, default=10.0,
                         help="seconds between repair triggers (10)")
@@ -254,16 +298,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write results here "
                         "(default: benchmarks/results/load-<timestamp>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    return parser.parse_args(argv)
+    add_mlflow_arguments(parser)
+    args = parser.parse_args(argv)
+    args.mlflow = mlflow_from_arguments(parser, args)
+    return args
 
 
-def main(argv: list[str] | None = None, mlflow: MlflowServer | None = None) -> int:
-    """Run the load; 0 only when every request and check succeeded. Tests pass `mlflow`."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the load; 0 only when every request and check succeeded."""
     args = parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 150)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     workdir = Path(tempfile.mkdtemp(prefix="provenant-load-"))
-    ctx = BenchContext(mode=args.seed, workdir=workdir, mlflow=mlflow)
+    ctx = BenchContext(mode=args.seed, workdir=workdir, mlflow=args.mlflow)
     machine = machine_info(ctx.postgres_version() if args.database == "postgresql" else None)
     console.print(f"[bold]load[/bold]: {args.seconds:.0f} s, {args.clients} clients, "
                   f"{args.database} ...")

@@ -1,39 +1,35 @@
-"""The operation mix of `benchmarks.load`: closed-loop clients over raw keep-alive HTTP/1.1.
+"""The Python side of `benchmarks.load`: the mix's config for wrk, the repair ticker, late runs.
 
-Each client is one connection running a weighted mix of reads and writes; a ticker POSTs
-the repair trigger. Every answer is checked (status, and a cheap look at the body), so an
-error is any unexpected status, a wrong body, a connection error or a timeout.
+The requests themselves are made by wrk running benchmarks/wrk/mix.lua (one keep-alive
+connection per wrk thread, closed loop); this module writes what that script reads
+(seeded ids, expected runs, images, the weights) and, beside it, POSTs the repair trigger
+on a timer and makes the MLflow runs of "late" charts the script posted.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import random
+import threading
 import time
-import uuid
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
 
 from benchmarks.images import chart_png, variant
-from benchmarks.loadgen import read_response
 from benchmarks.mlflow_seed import SeededRun
-from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.adapters.tracking import EXECUTION_TAG, WORKFLOW_TAG
+from provenant.store.tables import artifacts
 
-# Operation -> weight in each client's mix; the repair trigger runs on its own ticker.
+# Operation -> weight in each connection's mix; the repair trigger runs on its own ticker.
 MIX = {"list_page": 14, "get_persisted": 14, "get_legacy": 10, "get_image": 8,
        "get_image_304": 3, "get_execution": 3, "post_artifact": 10, "put_image": 5,
        "list_repairs": 4, "ui_list": 4, "ui_detail": 4, "ui_drawer": 3}
 REPAIR = "repair_trigger"
 OPERATIONS = (*MIX, REPAIR)
 REQUEST_TIMEOUT_S = 30.0
-PNG = b"\x89PNG\r\n\x1a\n"
-RIBBON = b'data-testid="workflow-context-ribbon"'
-# Posts cycle through: a chart of a "late" execution (no MLflow run yet: stored pending,
-# its image uploaded by put_image), a signal with explicit run ids, an LLM analysis whose
-# run the server looks up at store time.
-POST_KINDS = ("chart", "signal", "chart", "llm")
 # Server counters worth reporting: why hydrations answered what they did.
 METRICS = ("provenant_hydrations_total", "provenant_tracking_failures_total",
            "provenant_tracking_calls_total")
@@ -48,317 +44,180 @@ class Seeded:
     late_experiment_id: str
     persisted_ids: list[int]  # lineage captured at store time
     legacy_ids: list[int]  # no run id; their runs exist in MLflow, so reading hydrates them
+    legacy_execution: dict[int, str]  # legacy id -> its execution id
     executions: list[str]  # execution ids of the persisted artifacts
     runs: dict[str, SeededRun]  # execution id -> its run
     image_sha: dict[int, str]  # chart id -> sha256 of its image (the ETag)
+    image_len: dict[str, int]  # sha256 -> size of the image
     rows: int
 
 
 @dataclass
 class OpStats:
+    """Latencies (seconds) and failures (reason -> count) of one operation."""
+
     latencies: list[float] = field(default_factory=list)
-    errors: Counter = field(default_factory=Counter)  # reason -> count
+    in_flight: int = 0  # sent, unanswered when wrk stopped (within the request timeout)
+    errors: Counter = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first few, for the report
 
 
-class Connection:
-    """One keep-alive connection, reopened after an error or a `Connection: close`."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def exchange(self, raw: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(raw)
-        await self.writer.drain()
-        status, keep_alive, body = await read_response(self.reader)
-        if not keep_alive:
-            self.close()
-        return status, body
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
 
 @dataclass
-class Client:
-    rng: random.Random
-    conn: Connection
-    list_filter: str = ""
-    cursor: str | None = None
+class MixResult:
+    """What mix.lua's threads saw, merged: per-operation stats, posts, uploads."""
+
+    ops: dict[str, OpStats]
+    posted: dict[int, tuple[str, str]]  # id -> (type, name)
+    uploaded: dict[int, str]  # chart id -> sha256 of the image uploaded (variant of its id)
+    legacy_status: Counter  # lineage status of each get_legacy answer
+
+    @classmethod
+    def merge(cls, data: dict) -> "MixResult":
+        """Merge the per-thread reports of mix.lua's result line (empty lists come as {})."""
+        merged = cls({op: OpStats() for op in MIX}, {}, {}, Counter())
+        for thread in data["threads"]:
+            for op, seen in (thread["ops"] or {}).items():
+                stats = merged.ops.setdefault(op, OpStats())
+                stats.latencies += [us / 1e6 for us in seen["latencies_us"] or []]
+                stats.errors.update(seen["errors"] or {})
+                stats.samples += list(seen["samples"] or [])[:3 - len(stats.samples)]
+            for op, age in thread.get("in_flight") or []:
+                stats = merged.ops.setdefault(op, OpStats())
+                if age > REQUEST_TIMEOUT_S:
+                    stats.errors["no answer in the request timeout (in flight at stop)"] += 1
+                else:
+                    stats.in_flight += 1
+            merged.posted.update({i: (kind, name) for i, kind, name in thread["posted"] or []})
+            merged.uploaded.update({i: _upload_sha(i) for i in thread["uploaded"] or []})
+            merged.legacy_status.update(thread["legacy_status"] or {})
+        return merged
 
 
-class Workload:
-    """Shared pools of ids and per-operation results; asyncio keeps it single-threaded."""
+def _upload_sha(artifact_id: int) -> str:
+    """The sha256 of what mix.lua uploads for a chart: variant(chart_png(), its id)."""
+    return hashlib.sha256(variant(chart_png(), artifact_id)).hexdigest()
 
-    def __init__(self, base_url: str, seeded: Seeded, token: str, mlflow_client) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname, parts.port
-        self.seeded, self.token, self.mlflow = seeded, token, mlflow_client
-        self.stats = {op: OpStats() for op in OPERATIONS}
-        self.read_ids = list(seeded.persisted_ids)  # grows with posted, persisted artifacts
-        self.image_sha = dict(seeded.image_sha)  # grows with uploads
-        self.image_ids = list(self.image_sha)
-        self.legacy_status: Counter = Counter()  # lineage status of each get_legacy answer
-        self.posted: dict[int, tuple[str, str]] = {}  # id -> (type, name)
-        self.posted_kinds: Counter = Counter()
-        self.uploaded: dict[int, str] = {}  # chart id -> sha256 of the uploaded image
-        self.awaiting_image: deque[int] = deque()
-        self.late: dict[str, int] = {}  # late execution id -> artifact id, run not made yet
+
+def lua(value) -> str:
+    """A Lua literal of a JSON-like value (ids and hex strings: JSON escapes suffice)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"[{lua(k)}]={lua(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "{" + ",".join(lua(v) for v in value) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+def write_config(path: Path, seeded: Seeded, token: str, seed: int = 1) -> None:
+    """mix.lua's config, and beside it the PNG whose variants put_image uploads."""
+    png = path.with_name("chart.png")
+    png.write_bytes(chart_png())
+    executions = seeded.executions
+    config = {
+        "seed": seed, "token": token, "workflow_id": seeded.workflow_id,
+        "late_workflow_id": seeded.late_workflow_id, "mix": [[op, w] for op, w in MIX.items()],
+        "persisted_ids": seeded.persisted_ids, "legacy_ids": seeded.legacy_ids,
+        "legacy_run": {i: seeded.runs[e].run_id for i, e in seeded.legacy_execution.items()},
+        "executions": executions,
+        "execution_runs": [seeded.runs[e].run_id for e in executions],
+        "execution_experiments": [seeded.runs[e].experiment_id for e in executions],
+        "image_ids": list(seeded.image_sha), "image_sha": seeded.image_sha,
+        "image_len": seeded.image_len, "chart_png": str(png),
+    }
+    path.write_text("return " + lua(config) + "\n")
+
+
+class Ticker:
+    """Beside wrk: the repair trigger on a timer, and the MLflow runs of late charts."""
+
+    def __init__(self, base_url: str, seeded: Seeded, token: str, services) -> None:
+        self.base_url, self.seeded, self.token = base_url, seeded, token
+        self.services, self.mlflow = services, services.tracker.client
+        self.stats = {REPAIR: OpStats(), "settle": OpStats()}
         self.late_runs: dict[str, SeededRun] = {}
         self.repairs: list[dict] = []
         self.metrics: dict[str, float] = {}  # the server's METRICS after the load
-        self._posts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    # -- driving -------------------------------------------------------------------------
+    def start(self, every: float) -> None:
+        """Alternate a dry run over the whole backlog with a real repair of the late ones."""
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._thread.start()
 
-    async def run(self, seconds: float, clients: int, repair_every: float) -> None:
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(self._repair_ticker(deadline, repair_every),
-                             *(self._client(n, deadline) for n in range(clients)))
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
 
-    async def _client(self, n: int, deadline: float) -> None:
-        client = Client(random.Random(n), Connection(self.host, self.port))
-        ops, weights = list(MIX), list(MIX.values())
-        while time.perf_counter() < deadline:
-            op = client.rng.choices(ops, weights)[0]
-            await getattr(self, op)(client)
-        client.conn.close()
-
-    async def _repair_ticker(self, deadline: float, every: float) -> None:
-        """Alternate a dry run over the whole backlog with a real repair of the late ones.
-
-        A new connection each time, as a periodic job would: uvicorn closes keep-alive
-        connections idle for 5 s, and a request sent as it does so gets no answer.
-        """
+    def _loop(self, every: float) -> None:
         tick, start = 0, time.perf_counter()
-        while time.perf_counter() < deadline:
-            conn = Connection(self.host, self.port)
+        while not self._stop.is_set():
             if tick % 2:
-                await self.create_late_runs()
-                await self.repair(conn, {"workflow_id": self.seeded.late_workflow_id})
+                self.create_late_runs()
+                self.repair({"workflow_id": self.seeded.late_workflow_id})
             else:
-                await self.repair(conn, {"dry_run": True})
-            conn.close()
-            tick += 1
-            await asyncio.sleep(max(0.0, min(start + tick * every, deadline)
-                                    - time.perf_counter()))
+                self.repair({"dry_run": True})
+            tick += 1  # on a fixed schedule: a slow repair does not push the next one back
+            self._stop.wait(max(0.0, start + tick * every - time.perf_counter()))
 
-    async def settle(self) -> None:
-        """After the load: every late artifact's run exists, and one repair links them."""
-        while self.late:
-            await self.create_late_runs()
-        conn = Connection(self.host, self.port)
-        await self.repair(conn, {"workflow_id": self.seeded.late_workflow_id}, op="settle")
-        metrics = await self.call("settle", conn, "GET", "/metrics")
-        conn.close()
+    def settle(self) -> None:
+        """After the load: every late chart's run exists, one repair links them; metrics."""
+        self.create_late_runs()
+        self.repair({"workflow_id": self.seeded.late_workflow_id}, op="settle")
+        text = self.call("settle", "GET", "/metrics")
         self.metrics = {line.split(" ")[0]: float(line.split(" ")[1])
-                        for line in (metrics or b"").decode().splitlines()
+                        for line in (text or "").splitlines()
                         if line.startswith(METRICS) and "_created" not in line}
 
-    async def create_late_runs(self, at_most: int = 200) -> None:
+    def create_late_runs(self) -> None:
         """Make the MLflow runs of late executions posted so far (what a late run looks like)."""
-        batch = list(self.late)[:at_most]
-        for execution_id in batch:
-            del self.late[execution_id]
-        if batch:
-            self.late_runs.update(await asyncio.to_thread(self._create_runs, batch))
-
-    def _create_runs(self, execution_ids: list[str]) -> dict[str, SeededRun]:
-        made = {}
-        for execution_id in execution_ids:
+        t = artifacts.c
+        with self.services.engine.connect() as conn:
+            posted = conn.scalars(select(t.execution_id).where(
+                t.workflow_id == self.seeded.late_workflow_id)).all()
+        for execution_id in set(posted) - set(self.late_runs):
             run = self.mlflow.create_run(
                 self.seeded.late_experiment_id, run_name=execution_id,
                 tags={WORKFLOW_TAG: self.seeded.late_workflow_id, EXECUTION_TAG: execution_id})
-            made[execution_id] = SeededRun(run.info.run_id, run.info.experiment_id,
-                                           execution_id, run.info.start_time)
-        return made
+            self.late_runs[execution_id] = SeededRun(run.info.run_id, run.info.experiment_id,
+                                                     execution_id, run.info.start_time)
 
-    # -- one request ---------------------------------------------------------------------
-
-    async def call(self, op: str, conn: Connection, method: str, target: str, *,
-                   body: bytes = b"", content_type: str = "", headers: dict | None = None,
-                   expect: int = 200) -> bytes | None:
-        """Send one request; its latency, or the reason it failed, go to `op`'s stats."""
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
-        if method in ("POST", "PUT"):
-            lines += [f"Authorization: Bearer {self.token}",
-                      f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-        stats = self.stats.setdefault(op, OpStats())
-        sent = time.perf_counter()
-        try:
-            status, answer = await asyncio.wait_for(conn.exchange(raw), REQUEST_TIMEOUT_S)
-        except (OSError, EOFError, asyncio.LimitOverrunError, TimeoutError) as exc:
-            conn.close()
-            self.fail(op, type(exc).__name__, f"{method} {target}: {exc!r}")
-            return None
-        if status != expect:
-            self.fail(op, f"HTTP {status} (expected {expect})",
-                      f"{method} {target}: {answer[:160]!r}")
-            return None
-        stats.latencies.append(time.perf_counter() - sent)
-        return answer
-
-    def fail(self, op: str, reason: str, detail: str) -> None:
-        stats = self.stats.setdefault(op, OpStats())
-        stats.errors[reason] += 1
-        if len(stats.samples) < 3:
-            stats.samples.append(detail)
-
-    def check(self, op: str, holds: bool, detail: str) -> bool:
-        """A body that is not what it should be is an error of its operation."""
-        if not holds:
-            self.fail(op, "wrong body", detail)
-        return holds
-
-    # -- the operations ------------------------------------------------------------------
-
-    async def list_page(self, c: Client) -> None:
-        if c.cursor is None:  # a new walk, with a filter or none
-            c.list_filter = c.rng.choice(["", "&symbol=TSLA", "&type=chart",
-                                          f"&workflow_id={self.seeded.workflow_id}"])
-        cursor = f"&cursor={quote(c.cursor)}" if c.cursor else ""
-        body = await self.call("list_page", c.conn, "GET",
-                               f"/api/artifacts?limit=50{c.list_filter}{cursor}")
-        if body is not None:
-            page = json.loads(body)
-            self.check("list_page", isinstance(page["items"], list), "no items")
-            c.cursor = page["next_cursor"]
-
-    async def get_persisted(self, c: Client) -> None:
-        artifact_id = c.rng.choice(self.read_ids)
-        body = await self.call("get_persisted", c.conn, "GET", f"/api/artifacts/{artifact_id}")
-        if body is not None:
-            got = json.loads(body)
-            self.check("get_persisted", got["id"] == artifact_id and
-                       got["lineage"]["status"] == "persisted", f"{artifact_id}: {got['lineage']}")
-
-    async def get_legacy(self, c: Client) -> None:
-        artifact_id = c.rng.choice(self.seeded.legacy_ids)
-        body = await self.call("get_legacy", c.conn, "GET", f"/api/artifacts/{artifact_id}")
-        if body is None:
-            return
-        got = json.loads(body)
-        status = got["lineage"]["status"]
-        self.legacy_status[status] += 1
-        run = self.seeded.runs[got["execution_id"]]
-        linked = status != "repaired" or got["run_id"] == run.run_id
-        self.check("get_legacy", got["id"] == artifact_id and linked,
-                   f"{artifact_id}: run {got['run_id']}, expected {run.run_id}")
-
-    async def get_image(self, c: Client) -> None:
-        artifact_id = c.rng.choice(self.image_ids)
-        body = await self.call("get_image", c.conn, "GET", f"/api/artifacts/{artifact_id}/image")
-        if body is not None:
-            self.check("get_image", body.startswith(PNG) and
-                       hashlib.sha256(body).hexdigest() == self.image_sha[artifact_id],
-                       f"image of {artifact_id} is not the one stored")
-
-    async def get_image_304(self, c: Client) -> None:
-        artifact_id = c.rng.choice(self.image_ids)
-        await self.call("get_image_304", c.conn, "GET", f"/api/artifacts/{artifact_id}/image",
-                        headers={"If-None-Match": f'"{self.image_sha[artifact_id]}"'},
-                        expect=304)
-
-    async def get_execution(self, c: Client) -> None:
-        execution_id = c.rng.choice(self.seeded.executions)
-        body = await self.call("get_execution", c.conn, "GET",
-                               f"/api/executions/{quote(execution_id, safe='')}")
-        if body is not None:
-            got = json.loads(body)
-            self.check("get_execution", bool(got["artifacts"]) and got["run"]["run_id"]
-                       == self.seeded.runs[execution_id].run_id, f"execution {execution_id}")
-
-    async def post_artifact(self, c: Client) -> None:
-        kind = POST_KINDS[self._posts % len(POST_KINDS)]
-        self._posts += 1
-        execution_id = c.rng.choice(self.seeded.executions)
-        run = self.seeded.runs[execution_id]
-        name = f"load {kind} {uuid.uuid4().hex[:12]}"
-        new = {"type": kind, "name": name, "symbol": c.rng.choice(["TSLA", "MSFT", "NVDA"]),
-               "workflow_id": self.seeded.workflow_id, "execution_id": execution_id,
-               "step_name": f"load_{kind}"}
-        if kind == "chart":
-            execution_id = f"late-{uuid.uuid4().hex}"
-            new.update(workflow_id=self.seeded.late_workflow_id, execution_id=execution_id,
-                       payload={"chart_type": "daily"})
-        elif kind == "signal":
-            new.update(run_id=run.run_id, experiment_id=run.experiment_id,
-                       payload={"action": "BUY", "confidence": 0.72})
-        else:
-            new["payload"] = {"prompt": f"Analyse {name}", "response": "Momentum is positive.",
-                              "model_name": "gpt-4o-mini"}
-        body = await self.call("post_artifact", c.conn, "POST", "/api/artifacts",
-                               body=json.dumps(new).encode(), content_type="application/json",
-                               expect=201)
-        if body is None:
-            return
-        got = json.loads(body)
-        self.posted[got["id"]] = (kind, name)
-        self.posted_kinds[kind] += 1
-        if kind == "chart":
-            self.check("post_artifact", got["lineage"]["status"] == "pending",
-                       f"late chart {got['id']}: {got['lineage']}")
-            self.awaiting_image.append(got["id"])
-            self.late[execution_id] = got["id"]
-        elif self.check("post_artifact", got["run_id"] == run.run_id and
-                        got["lineage"]["status"] == "persisted", f"{kind} {got['id']}: {got}"):
-            self.read_ids.append(got["id"])
-
-    async def put_image(self, c: Client) -> None:
-        if not self.awaiting_image:  # every posted chart has its image: post another
-            return await self.post_artifact(c)
-        artifact_id = self.awaiting_image.popleft()
-        data = variant(chart_png(), artifact_id)
-        body = await self.call("put_image", c.conn, "PUT", f"/api/artifacts/{artifact_id}/image",
-                               body=data, content_type="image/png")
-        if body is not None and self.check("put_image", json.loads(body)["image_url"] is not None,
-                                           f"chart {artifact_id} has no image_url"):
-            self.uploaded[artifact_id] = self.image_sha[artifact_id] = \
-                hashlib.sha256(data).hexdigest()
-            self.image_ids.append(artifact_id)
-
-    async def list_repairs(self, c: Client) -> None:
-        one = c.rng.random() < 0.5
-        target = (f"/api/lineage/repairs?artifact_id={c.rng.choice(self.seeded.legacy_ids)}"
-                  if one else "/api/lineage/repairs?limit=50")
-        body = await self.call("list_repairs", c.conn, "GET", target)
-        if body is not None:
-            self.check("list_repairs", isinstance(json.loads(body)["items"], list), target)
-
-    async def ui_list(self, c: Client) -> None:
-        query = c.rng.choice(["", "?symbol=TSLA", "?type=chart"])
-        body = await self.call("ui_list", c.conn, "GET", f"/artifacts{query}")
-        if body is not None:
-            self.check("ui_list", b"</html>" in body, f"/artifacts{query}")
-
-    async def ui_detail(self, c: Client) -> None:
-        await self._ui_drawer_page(c, "ui_detail", "")
-
-    async def ui_drawer(self, c: Client) -> None:
-        await self._ui_drawer_page(c, "ui_drawer", "/drawer")
-
-    async def _ui_drawer_page(self, c: Client, op: str, suffix: str) -> None:
-        pool = self.read_ids if c.rng.random() < 0.5 else self.seeded.legacy_ids
-        target = f"/artifacts/{c.rng.choice(pool)}{suffix}"
-        body = await self.call(op, c.conn, "GET", target)
-        if body is not None:
-            self.check(op, RIBBON in body, f"{target} has no workflow context ribbon")
-
-    async def repair(self, conn: Connection, request: dict, op: str = REPAIR) -> None:
-        body = await self.call(op, conn, "POST", "/api/lineage/repair",
-                               body=json.dumps(request).encode(), content_type="application/json")
+    def repair(self, request: dict, op: str = REPAIR) -> None:
+        """POST the repair trigger (a new connection each time, as a periodic job would)."""
+        body = self.call(op, "POST", "/api/lineage/repair", json=request)
         if body is None:
             return
         report = json.loads(body)
-        if self.check(op, not report["errors"], f"repair {request}: {report['errors']}"):
-            self.repairs.append({"op": op, "request": request, "scanned": report["scanned"],
-                                 "repaired": len(report["repaired"]),
-                                 "unresolved": len(report["unresolved"])})
+        if report["errors"]:
+            self.fail(op, "wrong body", f"repair {request}: {report['errors']}")
+            return
+        self.repairs.append({"op": op, "request": request, "scanned": report["scanned"],
+                             "repaired": len(report["repaired"]),
+                             "unresolved": len(report["unresolved"])})
+
+    def call(self, op: str, method: str, path: str, **kwargs) -> str | None:
+        """One request; its latency, or why it failed, go to `op`'s stats."""
+        sent = time.perf_counter()
+        try:
+            answer = httpx.request(method, self.base_url + path, timeout=REQUEST_TIMEOUT_S,
+                                   headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+        except httpx.HTTPError as exc:
+            self.fail(op, type(exc).__name__, f"{method} {path}: {exc!r}")
+            return None
+        if answer.status_code != 200:
+            self.fail(op, f"HTTP {answer.status_code} (expected 200)",
+                      f"{method} {path}: {answer.text[:160]!r}")
+            return None
+        self.stats[op].latencies.append(time.perf_counter() - sent)
+        return answer.text
+
+    def fail(self, op: str, reason: str, detail: str) -> None:
+        stats = self.stats[op]
+        stats.errors[reason] += 1
+        if len(stats.samples) < 3:
+            stats.samples.append(detail)

@@ -1,99 +1,107 @@
-"""A lean closed-loop HTTP/1.1 load generator: N keep-alive connections, bounded in time.
+"""Load generation with Debian's `wrk`: keep-alive connections in a closed loop, for a set time.
 
-Raw asyncio streams rather than an HTTP client library, so that the generator (which
-shares the machine's cores with the servers) costs as little CPU per request as possible;
-every target is measured with this same generator.
+Each script in benchmarks/wrk/ ends with a Lua `done()` that prints one JSON line
+(`PROVENANT_WRK_RESULT {...}`), so nothing depends on wrk's human-readable report.
 """
 from __future__ import annotations
 
-import asyncio
-import time
+import json
+import os
+import resource
+import shutil
+import subprocess
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any
 
-from benchmarks.harness import latency_summary
+SCRIPTS = Path(__file__).with_name("wrk")
+MARKER = "PROVENANT_WRK_RESULT "
+# wrk counts these in summary.errors; "status" is any answer >= 400.
+SOCKET_ERRORS = ("connect", "read", "write", "timeout")
+
+
+class WrkMissing(RuntimeError):
+    """wrk is not installed."""
 
 
 @dataclass
-class LoadResult:
-    """Requests completed inside the measured window, their latencies and failures."""
+class WrkRun:
+    """One wrk run: its JSON result line, its duration and the CPU it used."""
 
-    seconds: float
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    data: dict[str, Any]
+    cpu_seconds: float
+    output: str = field(repr=False, default="")
 
     @property
-    def requests_per_s(self) -> float:
-        return len(self.latencies) / self.seconds
+    def seconds(self) -> float:
+        return self.data["duration_us"] / 1e6
+
+    @property
+    def errors(self) -> int:
+        """Socket errors, timeouts and answers >= 400."""
+        return sum(self.data["errors"].get(k, 0) for k in (*SOCKET_ERRORS, "status"))
 
     def summary(self) -> dict[str, float]:
-        stats = latency_summary(self.latencies)
-        return {"requests": stats["n"], "req_per_s": self.requests_per_s,
-                "p50_ms": stats["p50_ms"], "p99_ms": stats["p99_ms"], "max_ms": stats["max_ms"],
-                "errors": self.errors}
+        """Requests, throughput, p50/p99/max in ms and errors, as benchmark rows show them."""
+        latency = self.data["latency_us"]
+        return {"requests": self.data["requests"],
+                "req_per_s": self.data["requests"] / self.seconds,
+                "p50_ms": latency["p50"] / 1000, "p99_ms": latency["p99"] / 1000,
+                "max_ms": latency["max"] / 1000, "errors": self.errors}
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
-    """Read one response; return its status, whether the connection stays open, its body."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            headers[name.strip().lower()] = value.strip().lower()
-    body = b""
-    if b"content-length" in headers:
-        body = await reader.readexactly(int(headers[b"content-length"]))
-    elif headers.get(b"transfer-encoding") == b"chunked":
-        chunks = []
-        while size := int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16):
-            chunks.append((await reader.readexactly(size + 2))[:-2])
-        await reader.readuntil(b"\r\n")
-        body = b"".join(chunks)
-    return status, headers.get(b"connection") != b"close", body
+def wrk_path() -> str:
+    """The wrk binary, or a clear error saying how to install it."""
+    path = shutil.which("wrk")
+    if path is None:
+        raise WrkMissing("wrk is not installed: apt-get install -y wrk")
+    return path
 
 
-async def _client(host: str, port: int, request: bytes, window: tuple[float, float],
-                  result: LoadResult) -> None:
-    start_measuring, stop = window
-    reader = writer = None
-    while time.perf_counter() < stop:
-        if writer is None:
-            reader, writer = await asyncio.open_connection(host, port)
-        sent = time.perf_counter()
-        writer.write(request)
-        try:
-            status, keep_alive, _ = await read_response(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            status, keep_alive = 0, False
-        done = time.perf_counter()
-        if sent >= start_measuring and done <= stop:
-            if status == 200:
-                result.latencies.append(done - sent)
-            else:
-                result.errors += 1
-        if not keep_alive:
-            writer.close()
-            reader = writer = None
-    if writer is not None:
-        writer.close()
+def command(url: str, *, script: str, connections: int, seconds: float,
+            threads: int | None = None, timeout_s: float = 30.0) -> list[str]:
+    """The wrk command line: `connections` keep-alive connections for `seconds`."""
+    threads = threads or 1
+    return [wrk_path(), f"--threads={threads}", f"--connections={connections}",
+            f"--duration={max(1, round(seconds))}s", f"--timeout={timeout_s:g}s",
+            f"--script={SCRIPTS / script}", url]
 
 
-async def _run(url: str, concurrency: int, warmup_s: float, duration_s: float) -> LoadResult:
-    parts = urlsplit(url)
-    host, port = parts.hostname, parts.port or 80
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n\r\n"
-    start = time.perf_counter() + warmup_s
-    result = LoadResult(seconds=duration_s)
-    await asyncio.gather(*(_client(host, port, request.encode(), (start, start + duration_s),
-                                   result) for _ in range(concurrency)))
-    return result
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """wrk's environment: Lua finds benchmarks/wrk/common.lua with `require`."""
+    return {**os.environ, "LUA_PATH": f"{SCRIPTS}/?.lua;;", **(extra or {})}
 
 
-def run_load(url: str, *, concurrency: int = 32, warmup_s: float = 1.0,
-             duration_s: float = 5.0) -> LoadResult:
-    """GET `url` from `concurrency` connections for warmup + duration seconds."""
-    return asyncio.run(_run(url, concurrency, warmup_s, duration_s))
+def parse(output: str) -> dict[str, Any]:
+    """The JSON result line of a wrk run's output."""
+    for line in output.splitlines():
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    raise RuntimeError(f"wrk printed no result line; its output:\n{output[-2000:]}")
+
+
+def finish(proc: subprocess.Popen, cpu_before: float) -> WrkRun:
+    """Wait for a started wrk and read its result."""
+    output, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited with {proc.returncode}:\n{output[-2000:]}")
+    return WrkRun(parse(output), _children_cpu() - cpu_before, output)
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
+    """Start wrk in the background; pass the result to finish()."""
+    cpu = _children_cpu()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=environment(env))
+    return proc, cpu
+
+
+def run_get(url: str, *, connections: int, seconds: float) -> WrkRun:
+    """GET `url` from `connections` keep-alive connections for `seconds` (whole seconds)."""
+    return finish(*start(command(url, script="get.lua", connections=connections,
+                                 seconds=seconds)))
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -12,9 +12,9 @@ from benchmarks.mlflow_seed import SeededRun, seed_runs
 from benchmarks.seed import artifact_rows, bulk_insert, legacy_execution_id
 from provenant.bootstrap import Services
 from provenant.domain.lineage import Lineage
+from provenant import runtime
+from provenant.adapters.tracking import EXECUTION_TAG, RunQuery
 from provenant.lineage.audit import record_repairs
-from provenant.lineage.repair import repair_lineage
-from provenant.adapters.mlflow_tracker import EXECUTION_TAG, tag_filter
 from provenant.store.tables import artifacts
 
 NAME = "repair"
@@ -75,7 +75,7 @@ def _measure_repair(services: Services, rows, newest: dict[str, SeededRun], labe
     marks: dict[str, float] = {}  # when each stage last reported: stages run in order
     with Stopwatch() as wall:
         start = time.perf_counter()
-        report = repair_lineage(services, progress=lambda stage, done, total: marks.__setitem__(
+        report = runtime.repair(services, progress=lambda stage, done, total: marks.__setitem__(
             stage, time.perf_counter()))
     total = report.scanned
     if report.errors or len(report.repaired) != total or total == 0:
@@ -108,11 +108,10 @@ def one_search_per_artifact(services: Services, experiment_id: str,
             break
         updates: list[tuple[int, Lineage]] = []
         for artifact in page:
-            clause, _ = tag_filter(EXECUTION_TAG, artifact.execution_id)
-            runs = next(tracker.search_run_pages(clause, [experiment_id], page_size=1), [])
+            query = RunQuery(tags=((EXECUTION_TAG, artifact.execution_id),))
+            runs = next(tracker.run_pages(query, [experiment_id], page_size=1), [])
             if runs:
-                updates.append((artifact.id, Lineage(runs[0].info.run_id,
-                                                     runs[0].info.experiment_id)))
+                updates.append((artifact.id, runs[0].lineage))
             done += 1
             after = artifact.id
             if time.perf_counter() - start >= budget_s:

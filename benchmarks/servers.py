@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.mlflow_server import free_port
+from provenant.testing.mlflow_server import MlflowServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,15 +35,11 @@ def provenant_serve(env: dict[str, str], log_path: Path, workers: int = 1) -> It
 @contextmanager
 def mlflow_api(backend_uri: str, workdir: Path, workers: int = 1) -> Iterator[str]:
     """Another `mlflow server` on an existing backend store, with a chosen worker count."""
-    port = free_port()
-    cmd = [str(Path(sys.executable).with_name("mlflow")), "server",
-           "--backend-store-uri", backend_uri,
-           "--artifacts-destination", str(workdir / "mlartifacts"),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    with _serve(cmd, f"http://127.0.0.1:{port}", "/health", env,
-                workdir / "mlflow-api.log") as url:
-        yield url
+    server = MlflowServer(workdir, backend_uri, workers=workers).start(timeout=120)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @contextmanager

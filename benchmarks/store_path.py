@@ -13,7 +13,7 @@ from benchmarks.images import chart_png, variant
 from provenant.artifacts import store_chart_artifact, store_llm_artifact, store_signal_artifact
 from provenant.bootstrap import Services
 from provenant.lineage import mlflow_run_context
-from tests.support.proxy import CountingProxy
+from provenant.testing.proxy import CountingProxy
 
 NAME = "store_path"
 TITLE = "2. Store path: inside mlflow_run_context vs explicit lineage"

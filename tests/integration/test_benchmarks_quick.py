@@ -1,37 +1,43 @@
-"""The benchmarks at tiny sizes: structural results only (never timings)."""
+"""`python -m benchmarks --tiny` as a subprocess: structural results only (never timings).
+
+Every benchmark runs for real at tiny sizes against the session's `mlflow server`,
+detail_read with wrk against real `provenant serve` and `mlflow server` processes.
+"""
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks import listing, repair, store_path
-from benchmarks.context import BenchContext
-from benchmarks.harness import percentile
-from provenant.bootstrap import reset_services
-
 pytestmark = pytest.mark.mlflow_server
 
-
-@pytest.fixture
-def ctx(tmp_path, mlflow_server):
-    context = BenchContext(mode="tiny", workdir=tmp_path, mlflow=mlflow_server)
-    yield context
-    context.close()
-    reset_services()
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def rows_of(result) -> dict[str, dict]:
-    assert result.error is None
-    return {row.case: row.metrics for row in result.rows}
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, mlflow_server) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("bench") / "tiny.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--tiny", "--only", "store_path",
+         "--only", "detail_read", "--only", "repair", "--only", "listing", "--json", str(out),
+         "--mlflow-url", mlflow_server.url, "--mlflow-backend-uri", mlflow_server.backend_uri],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    document = json.loads(out.read_text())
+    assert document["mode"] == "tiny"
+    return {r["name"]: r for r in document["results"]}
 
 
-def test_percentile_interpolates_between_ranks():
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
-    assert percentile([5.0], 99) == 5.0
-    assert percentile(list(range(101)), 99) == 99
+def rows_of(result: dict) -> dict[str, dict]:
+    assert result["error"] is None
+    return {row["case"]: row["metrics"] for row in result["rows"]}
 
 
-def test_store_path_makes_no_tracking_calls(ctx):
-    rows = rows_of(store_path.run(ctx))
+def test_store_path_makes_no_tracking_calls(results):
+    rows = rows_of(results["store_path"])
     per_store = {case: m["calls_per_store"] for case, m in rows.items()
                  if "calls_per_store" in m}
     assert set(per_store) == {f"{kind}: {mode}" for kind in ("signal", "llm", "chart")
@@ -39,9 +45,20 @@ def test_store_path_makes_no_tracking_calls(ctx):
     assert all(calls == 0 for calls in per_store.values())
 
 
-def test_repair_calls_grow_with_pages_not_artifacts(ctx):
-    result = repair.run(ctx)
-    rows = rows_of(result)
+def test_detail_read_measures_both_servers_with_wrk_without_errors(results):
+    rows = rows_of(results["detail_read"])
+    measured = {case: m for case, m in rows.items() if not case.startswith("ratio")}
+    assert len(measured) == 6  # 2 targets x (32 and 1 client at 1 worker, 32 at 2 workers)
+    for case, metrics in measured.items():
+        assert metrics["requests"] > 0, case
+        assert metrics["errors"] == 0, case
+        assert metrics["p50_ms"] <= metrics["p99_ms"] <= metrics["max_ms"], case
+    assert {case for case in rows if case.startswith("ratio")} == {
+        "ratio (provenant / mlflow) @32, 1 worker", "ratio (provenant / mlflow) @32, 2 workers"}
+
+
+def test_repair_calls_grow_with_pages_not_artifacts(results):
+    rows = rows_of(results["repair"])
     ours, baseline = rows["repair_lineage"], rows["one search per artifact"]
     assert ours["artifacts"] == 200
     assert ours["tracking_calls"] <= 5  # a few pages for 50 executions, 200 artifacts
@@ -49,8 +66,15 @@ def test_repair_calls_grow_with_pages_not_artifacts(ctx):
     assert baseline["tracking_calls"] == baseline["artifacts"] > 0
 
 
-def test_listing_keyset_and_offset_pages_are_measured_on_sqlite(ctx):
-    rows = rows_of(listing.run(ctx))
+def test_listing_keyset_and_offset_pages_are_measured_on_sqlite(results):
+    rows = rows_of(results["listing"])
     sqlite_cases = [case for case in rows if case.startswith("sqlite: ")]
     assert len(sqlite_cases) == 8  # 6 paging cases + 2 lineage-state filters
     assert all(rows[case]["n"] >= 5 for case in sqlite_cases)
+
+
+def test_benchmarks_refuse_tiny_numbers_in_the_docs():
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--tiny", "--update-docs"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "--tiny numbers mean nothing" in done.stderr

@@ -1,0 +1,1 @@
+"""Helpers that start real parts, for tests and benchmarks: `mlflow server`, a proxy."""
