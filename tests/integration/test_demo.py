@@ -5,12 +5,13 @@ import signal
 
 import httpx
 import pytest
+from mlflow.tracking import MlflowClient
 
 from provenant.cli.demo import DEMO_SYMBOLS
-from tests.support.cli import start_provenant, wait_healthy
+from tests.support.cli import listening, start_provenant, wait_healthy
 from tests.support.mlflow_server import free_port
 from tests.support.processes import (
-    assert_all_stopped, kill_leftovers, mlflow_ui_leader, process_group)
+    assert_all_stopped, kill_leftovers, live_processes, mlflow_ui_leader, process_group)
 
 pytestmark = pytest.mark.mlflow_server
 
@@ -45,3 +46,25 @@ def test_demo_serves_every_artifact_with_lineage_and_ctrl_c_stops_both_uis(tmp_p
         assert proc.returncode == 0, output
     finally:
         kill_leftovers(proc, leader)
+
+
+def test_sigterm_while_the_demo_runs_its_workflows_stops_it_cleanly(tmp_path):
+    port, ui_port = free_port(), free_port()
+    proc = start_provenant(tmp_path, "demo", "--port", str(port), "--mlflow-ui-port", str(ui_port))
+    try:
+        lines = iter(proc.stdout.readline, "")
+        first = next((line for line in lines if line.startswith("TSLA: run ")), None)
+        assert first is not None, "the demo ended before its first execution"
+        proc.send_signal(signal.SIGTERM)  # mid-way through the next symbol's execution
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    assert not [cmd for _, _, cmd in live_processes().values() if f"--port {ui_port}" in cmd]
+    assert not listening(port) and not listening(ui_port)
+    # The interrupted execution's run ended (FAILED), it was not left RUNNING.
+    client = MlflowClient(f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert runs and "RUNNING" not in {r.info.status for r in runs}
