@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from provenant.api.app import create_app
+from provenant.http.app import create_app
 from provenant.bootstrap import configure, reset_services
 from provenant.config import Settings
 from provenant.domain.lineage import Lineage, mlflow_run_url
