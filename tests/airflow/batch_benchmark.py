@@ -10,6 +10,7 @@ time (the `step_ms.<step>` metrics each MLflow run holds).
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -42,8 +43,9 @@ def measure(root: Path, workers: int, runs: int, preload: bool = True) -> dict:
     database_url = (PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
                     + f"?options=-csearch_path%3D{schema}")
     mlflow = MlflowServer(root / "mlflow").start()
-    configure(Settings(home=root / "provenant", database_url=database_url,
-                       mlflow_tracking_uri=mlflow.url, auto_migrate=True))
+    services = configure(Settings(home=root / "provenant", database_url=database_url,
+                                  mlflow_tracking_uri=mlflow.url, auto_migrate=True))
+    services.artifacts.count()  # migrates the schema now: the workers do not (AUTO_MIGRATE)
     deployment = Deployment(root / "airflow-home", {
         "PROVENANT_HOME": str(root / "provenant"), "PROVENANT_DATABASE_URL": database_url,
         "PROVENANT_MLFLOW_TRACKING_URI": mlflow.url, "PROVENANT_AUTO_MIGRATE": "false"},
@@ -94,8 +96,9 @@ def main() -> None:
     rows = []
     for workers in args.workers:
         for preload in (True, False) if args.also_without_preload else (True,):
-            with tempfile.TemporaryDirectory(prefix="airflow-bench-") as tmp:
-                rows.append(measure(Path(tmp), workers, args.runs, preload))
+            root = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
+            rows.append(measure(root, workers, args.runs, preload))
+            shutil.rmtree(root)  # kept, with every process's log, when a batch failed
     print("| workers | preloaded | DAG runs | tasks | wall time | tasks/min | median queue wait "
           "| median task (Airflow) | median step (own) | Airflow's share per task |")
     print("|---|---|---|---|---|---|---|---|---|---|")
