@@ -10,6 +10,7 @@ time (the `step_ms.<step>` metrics each MLflow run holds).
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -34,7 +35,7 @@ def _at(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def measure(root: Path, workers: int, runs: int) -> dict:
+def measure(root: Path, workers: int, runs: int, preload: bool = True) -> dict:
     """Start a deployment with `workers` workers, run the batch, return the numbers."""
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -42,12 +43,13 @@ def measure(root: Path, workers: int, runs: int) -> dict:
     database_url = (PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
                     + f"?options=-csearch_path%3D{schema}")
     mlflow = MlflowServer(root / "mlflow").start()
-    configure(Settings(home=root / "provenant", database_url=database_url,
-                       mlflow_tracking_uri=mlflow.url, auto_migrate=True))
+    services = configure(Settings(home=root / "provenant", database_url=database_url,
+                                  mlflow_tracking_uri=mlflow.url, auto_migrate=True))
+    services.artifacts.count()  # migrates the schema now: the workers do not (AUTO_MIGRATE)
     deployment = Deployment(root / "airflow-home", {
         "PROVENANT_HOME": str(root / "provenant"), "PROVENANT_DATABASE_URL": database_url,
         "PROVENANT_MLFLOW_TRACKING_URI": mlflow.url, "PROVENANT_AUTO_MIGRATE": "false"},
-        workers=tuple(f"worker-{i + 1}" for i in range(workers)))
+        workers=tuple(f"worker-{i + 1}" for i in range(workers)), preload=preload)
     try:
         deployment.start()
         started = time.monotonic()
@@ -56,7 +58,7 @@ def measure(root: Path, workers: int, runs: int) -> dict:
         states = deployment.wait_for_runs(WORKFLOW_ID, run_ids, timeout=1800)
         wall = time.monotonic() - started
         assert set(states.values()) == {"success"}, states
-        return {"workers": workers, "runs": runs, "wall_s": wall,
+        return {"workers": workers, "runs": runs, "wall_s": wall, "preload": preload,
                 **_split(deployment, mlflow.url, run_ids)}
     finally:
         deployment.stop()
@@ -88,17 +90,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--also-without-preload", action="store_true",
+                        help="also run each size with Airflow's own Celery settings")
     args = parser.parse_args()
     rows = []
     for workers in args.workers:
-        with tempfile.TemporaryDirectory(prefix="airflow-bench-") as tmp:
-            rows.append(measure(Path(tmp), workers, args.runs))
-    print("| workers | DAG runs | tasks | wall time | tasks/min | median queue wait "
+        for preload in (True, False) if args.also_without_preload else (True,):
+            root = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
+            rows.append(measure(root, workers, args.runs, preload))
+            shutil.rmtree(root)  # kept, with every process's log, when a batch failed
+    print("| workers | preloaded | DAG runs | tasks | wall time | tasks/min | median queue wait "
           "| median task (Airflow) | median step (own) | Airflow's share per task |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         overhead = r["task_s"] - r["step_s"]
-        print(f"| {r['workers']} | {r['runs']} | {r['tasks']} | {r['wall_s']:.0f} s "
+        print(f"| {r['workers']} | {'yes' if r['preload'] else 'no'} | {r['runs']} "
+              f"| {r['tasks']} | {r['wall_s']:.0f} s "
               f"| {r['tasks'] / r['wall_s'] * 60:.1f} | {r['queue_wait_s']:.1f} s "
               f"| {r['task_s']:.1f} s | {r['step_s']:.2f} s | {overhead:.1f} s |")
 

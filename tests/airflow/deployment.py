@@ -39,6 +39,8 @@ DEPLOYMENT_SETTINGS = {
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "1",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+    # Airflow's Celery settings, with the steps' modules imported before the pool forks.
+    "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "provenant.airflow.celery_config.CELERY_CONFIG",
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 # Only the test shortens these: a lost task is noticed in 30 s and retried 5 s later.
@@ -57,7 +59,7 @@ class Deployment:
     """Start with :meth:`start`, always :meth:`stop` (also after a failed start)."""
 
     def __init__(self, home: Path, provenant_env: dict[str, str],
-                 workers: tuple[str, ...] = WORKERS) -> None:
+                 workers: tuple[str, ...] = WORKERS, preload: bool = True) -> None:
         self.home, self.workers = home, workers
         self.database = f"airflow_test_{uuid.uuid4().hex[:10]}"
         self.redis_prefix = f"{self.database}:"
@@ -70,6 +72,8 @@ class Deployment:
         self.env = {key: value for key, value in os.environ.items()
                     if not key.startswith(_LEAKY_PREFIXES)}
         self.env.update(DEPLOYMENT_SETTINGS)
+        if not preload:  # the benchmark's comparison: Airflow's own Celery settings
+            del self.env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"]
         self.env.update(TEST_ONLY_SETTINGS)
         self.env.update(provenant_env)
         self.env.update({

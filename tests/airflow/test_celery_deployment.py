@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from provenant.airflow.workflow import WORKFLOW_ID, step_names
 from provenant.adapters.mlflow_tracker import EXECUTION_TAG, WORKFLOW_TAG
 from tests.airflow.deployment import WORKERS
+from tests.support.openai_server import Answer
 
 SYMBOLS = ("TSLA", "MSFT", "NVDA", "NFLX", "AMZN")
 REPAIR_DAG = "artifact_lineage_repair"
@@ -80,7 +81,10 @@ def test_ten_dag_runs_at_once_are_ten_finished_runs_spread_over_both_workers(
 
 def test_clearing_a_finished_task_reruns_it_without_a_duplicate(celery_deployment):
     deployment = celery_deployment.deployment
-    run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "TSLA"})
+    # A finished DAG run: one of the batch's when it ran before, else a new one.
+    finished = [r["dag_run_id"] for r in deployment.dag_runs(WORKFLOW_ID)
+                if r["state"] == "success"]
+    run_id = finished[0] if finished else deployment.trigger(WORKFLOW_ID, {"symbol": "TSLA"})
     assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
     mlflow_run, before = _check_one_finished_run(celery_deployment, run_id)
 
@@ -98,12 +102,42 @@ def test_clearing_a_finished_task_reruns_it_without_a_duplicate(celery_deploymen
     assert [a.id for a in after] == [a.id for a in before]
 
 
+def test_a_failing_task_fails_the_dag_run_and_its_mlflow_run_keeping_earlier_lineage(
+        celery_deployment):
+    deployment, analyst = celery_deployment.deployment, celery_deployment.analyst
+    valid = analyst.server.default
+    analyst.server.default = Answer("no JSON today")  # every attempt of every try
+    analyst.gate.set()
+    try:
+        run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "NFLX", "analyst": "openai"})
+        assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], 300) == {run_id: "failed"}
+    finally:
+        analyst.server.default = valid
+        analyst.gate.clear()
+
+    states = {t: (ti["state"], ti["try_number"])
+              for t, ti in deployment.task_instances(WORKFLOW_ID, run_id).items()}
+    assert states["generate_weekly_chart"] == ("success", 1)
+    assert states["analyze_with_llm"] == ("failed", 2)  # the retry failed the same way
+    assert states["log_to_mlflow"][0] == "upstream_failed"
+    runs = _runs_of(celery_deployment.mlflow_url, run_id)
+    assert [r.info.status for r in runs] == ["FAILED"]
+    kept = celery_deployment.services.artifacts.by_execution(run_id)
+    assert sorted((str(a.type), a.name) for a in kept) == [
+        ("chart", "NFLX daily chart"), ("chart", "NFLX weekly chart"),
+        ("llm", "NFLX chart analysis (failed attempt 1)"),
+        ("llm", "NFLX chart analysis (failed attempt 2)")]
+    assert {a.run_id for a in kept} == {runs[0].info.run_id}
+
+
 def test_a_worker_killed_mid_task_is_retried_into_the_same_run(celery_deployment):
     deployment, analyst = celery_deployment.deployment, celery_deployment.analyst
+    asked_before = analyst.requests()
     run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "AMZN", "analyst": "openai"})
     # The analyst holds its answer: analyze_with_llm is mid-step on some worker.
     deployment.services["scheduler"].wait_for(
-        "analyze_with_llm asking the analyst", lambda: analyst.requests() >= 1, 240, 1)
+        "analyze_with_llm asking the analyst", lambda: analyst.requests() > asked_before,
+        240, 1)
     running = deployment.task_instances(WORKFLOW_ID, run_id)["analyze_with_llm"]
     assert running["state"] == "running" and running["hostname"] in WORKERS
     victim = deployment.services[running["hostname"]]

@@ -17,10 +17,14 @@ Filter = Annotated[str | None, Query(max_length=250)]
 
 
 @router.post("", status_code=201, response_model=ArtifactOut,
-             responses=error_responses(400, 401, 413, 422, 503))
+             responses=error_responses(400, 401, 409, 413, 422, 503))
 def create_artifact(body: ArtifactIn, services: ServicesDep, writer: WriterDep,
                     response: Response) -> ArtifactOut:
-    """Store an artifact; its lineage is resolved as by the Python store functions."""
+    """Store an artifact; its lineage is resolved as by the Python store functions.
+
+    Idempotent under (workflow_id, execution_id, step_name, name): the same content again
+    answers the stored artifact, a different content 409.
+    """
     try:
         artifact = writer.store(body.type, name=body.name, symbol=body.symbol,
                                 payload=body.payload, step_name=body.step_name,

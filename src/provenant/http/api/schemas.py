@@ -161,7 +161,8 @@ _ERROR_MEANINGS = {
     400: "Malformed request: a cursor this API did not hand out, or a bad Content-Length.",
     401: "Missing or wrong API token (writes, when PROVENANT_API_TOKEN is set).",
     404: "No such artifact, image or execution.",
-    409: "The artifact already has a different image.",
+    409: "Conflicts with what is stored: an artifact with the same (workflow_id, "
+         "execution_id, step_name, name) and other content, or a different image.",
     413: "The request body is larger than PROVENANT_MAX_BODY_BYTES.",
     422: "Invalid input; `detail` names each field and what is wrong with it.",
     503: "The artifact database or the MLflow tracking server is unavailable; retry later.",
