@@ -2,13 +2,11 @@
 market data, stats, the refused DELETE and image URLs (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 
 from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
     AUTH, WF, api, api_settings, log_run, png_bytes, start_api)
+from tests.support.image_server import image_server
 
 EXECUTION = "2025-11-15 13:54:31.981650+00:00"
 BARS = [{"date": f"2025-11-{d:02d}T00:00:00", "open": 400.0 + d, "high": 410.0 + d,
@@ -163,36 +161,15 @@ def test_market_data_stats_and_refused_delete(api):
     assert api.get(f"/api/artifacts/{chart['id']}").status_code == 200
 
 
-class _Images(http.server.BaseHTTPRequestHandler):
-    files: dict[str, tuple[int, bytes, dict]] = {}
-
-    def do_GET(self):  # noqa: N802
-        status, body, headers = self.files.get(self.path, (404, b"", {}))
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def image_server():
+def minio():
     """A local HTTP server standing in for MinIO."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Images)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Images.files
-    server.shutdown()
-    server.server_close()
+    with image_server() as served:
+        yield served
 
 
-def test_image_urls_are_fetched_only_under_allowed_prefixes(api_settings, start_api,
-                                                             image_server):
-    base, files = image_server
+def test_image_urls_are_fetched_only_under_allowed_prefixes(api_settings, start_api, minio):
+    base, files = minio
     image = png_bytes()
     files.update({"/trading-charts/charts/TSLA/daily/a.png": (200, image, {}),
                   "/trading-charts/moved.png": (302, b"", {"Location": "http://10.0.0.1/x"}),
