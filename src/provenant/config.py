@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     # HTTP API limits.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Comma-separated URL prefixes a posted `image_path` may be fetched from (none by default:
+    # fetching any URL a client names would be server-side request forgery).
+    image_fetch_prefixes: str = ""
 
     @field_validator("mlflow_ui_url")
     @classmethod
@@ -79,6 +82,20 @@ class Settings(BaseSettings):
         if self.auto_migrate is None:
             self.auto_migrate = self.database_url.startswith("sqlite")
         return self
+
+    @field_validator("image_fetch_prefixes")
+    @classmethod
+    def _prefixes_are_http(cls, value: str) -> str:
+        for prefix in filter(None, (p.strip() for p in value.split(","))):
+            if not is_http_base_url(prefix):
+                raise ValueError(f"PROVENANT_IMAGE_FETCH_PREFIXES: {prefix!r} is not an "
+                                 f"http(s) URL with a host")
+        return value
+
+    @property
+    def image_fetch_prefix_list(self) -> tuple[str, ...]:
+        """The allowed image URL prefixes, as a tuple."""
+        return tuple(filter(None, (p.strip() for p in self.image_fetch_prefixes.split(","))))
 
     @property
     def tracking_is_server(self) -> bool:

@@ -80,7 +80,7 @@ def check_imported(services, report, image: bytes) -> None:
 
     llm = services.artifacts.get(25)
     assert llm.payload["model_name"] == "gpt-4o-mini" and llm.payload["prompt_length"] == 29
-    assert llm.payload["artifact_metadata"] == {"temperature": 0.2}
+    assert llm.payload["metadata"] == {"temperature": 0.2}
     assert services.artifacts.get(26).payload["action"] == "BUY"
     order = services.artifacts.get(27)
     assert order.type == "order" and order.payload["side"] == "BUY"

@@ -14,30 +14,56 @@ artifacts_app = typer.Typer(no_args_is_help=True, help="Artifacts.")
 app.add_typer(artifacts_app, name="artifacts")
 
 
+def _path_map(items: list[str] | None) -> list[tuple[str, str]]:
+    from provenant.service.legacy_images import parse_path_map
+
+    try:
+        return parse_path_map(items or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--image-path-map") from None
+
+
 @artifacts_app.command("import-legacy")
 def import_legacy_command(
         source: str = typer.Option(..., "--from", metavar="DB_URL",
-                                   help="The previous system's database (postgresql+psycopg://"
-                                        "... or sqlite:///path)."),
+                                   help="The previous system's database (postgresql://..., "
+                                        "postgresql+psycopg2://... or sqlite:///path)."),
         images_root: Path | None = typer.Option(
             None, "--images-root", help="Folder that relative image_path values start from "
                                         "(default: the current folder)."),
+        image_path_map: list[str] | None = typer.Option(
+            None, "--image-path-map", metavar="OLD=NEW",
+            help="Read image paths under OLD from the folder NEW (repeatable), e.g. "
+                 "/app/charts=/srv/old-charts."),
+        fetch_images_from: list[str] | None = typer.Option(
+            None, "--fetch-images-from", metavar="URL_PREFIX",
+            help="Fetch http(s) image URLs under this prefix (repeatable), e.g. "
+                 "http://minio:9000/trading-charts/."),
+        dry_run: bool = typer.Option(False, "--dry-run",
+                                     help="Check every row and report; write nothing."),
         as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Import the legacy `artifacts` table, keeping ids (exit 1 if any row failed)."""
     from provenant.store.legacy import LegacySourceError
 
+    path_map = _path_map(image_path_map)
     try:
         with progress_bar() as update:
             report = runtime.import_rows(
                 get_services(), source, images_root=images_root or Path.cwd(),
+                image_path_map=path_map, fetch_prefixes=fetch_images_from or [],
+                dry_run=dry_run,
                 progress=update and (lambda done, total: update("import", done, total)))
     except LegacySourceError as exc:
         raise CliError(str(exc)) from None
+    verb = "would import" if dry_run else "imported"
     print_report(report, as_json,
-                 f"{report.source}: {report.total} rows; imported {len(report.imported)}, "
-                 f"skipped {len(report.skipped)} (already present), "
-                 f"failed {len(report.failed)}",
+                 f"{report.source}: {report.total} rows; {verb} {len(report.imported)}, "
+                 f"skipped {len(report.skipped)} (already imported), "
+                 f"failed {len(report.failed)}, warnings {len(report.warnings)}",
                  [f"row {f.id} not imported: {f.reason}" for f in report.failed]
                  + [f"row {w.id}: {w.reason}" for w in report.warnings])
     if report.failed:
-        raise CliError(f"{len(report.failed)} legacy row(s) could not be imported")
+        conflicts = [str(f.id) for f in report.failed if f.reason.startswith("conflict")]
+        raise CliError(f"{len(report.failed)} legacy row(s) could not be imported"
+                       + (f"; ids held by different artifacts: {', '.join(conflicts)}"
+                          if conflicts else ""))

@@ -17,6 +17,7 @@ class ArtifactType(StrEnum):
     order = "order"
     trade = "trade"
     portfolio = "portfolio"
+    market_data = "market_data"  # the previous system's own type: kept as it was
 
 
 class Payload(BaseModel):
@@ -61,6 +62,10 @@ class PortfolioPayload(Payload):
     positions: list[dict[str, Any]] | dict[str, Any] = Field(default_factory=list)
 
 
+class MarketDataPayload(Payload):
+    """Whatever the previous system stored about a market data fetch (bars, source, ...)."""
+
+
 PAYLOAD_MODELS: dict[ArtifactType, type[Payload]] = {
     ArtifactType.chart: ChartPayload,
     ArtifactType.llm: LlmPayload,
@@ -68,6 +73,7 @@ PAYLOAD_MODELS: dict[ArtifactType, type[Payload]] = {
     ArtifactType.order: OrderPayload,
     ArtifactType.trade: TradePayload,
     ArtifactType.portfolio: PortfolioPayload,
+    ArtifactType.market_data: MarketDataPayload,
 }
 
 
@@ -103,6 +109,7 @@ class NewArtifact(WorkflowContext):
     payload: dict[str, Any] = Field(default_factory=dict)
     id: int | None = Field(default=None, ge=1)  # only the legacy import keeps ids
     created_at: datetime | None = None
+    updated_at: datetime | None = None  # only the legacy import keeps the old stamp
 
     @model_validator(mode="after")
     def _typed_payload(self) -> "NewArtifact":

@@ -85,9 +85,11 @@ class ImportReport(Report):
     """Every source row ends up in exactly one of imported, skipped or failed."""
 
     source: str
+    dry_run: bool = Field(default=False, description="Nothing was written; `imported` would be.")
     total: int = 0
     imported: list[int] = Field(default_factory=list)
     skipped: list[int] = Field(default_factory=list, description="Already imported before.")
+    # A conflict (an id held by a different artifact) is a failed row whose reason says so.
     failed: list[RowProblem] = Field(default_factory=list)
     warnings: list[RowProblem] = Field(default_factory=list)
 

@@ -20,7 +20,8 @@ def record_repairs(repository: ArtifactRepository, updates: Sequence[tuple[int, 
                    source: str, lock_timeout: float | None = None) -> list[int]:
     """Write lineage where still missing; log and count each artifact actually repaired.
 
-    `source` is "hydrate" (on read) or "repair" (the job). Returns the repaired ids;
+    `source` is "hydrate" (on read), "repair" (the job) or "attach" (a client named the run,
+    `PATCH /api/artifacts/{id}`). Returns the repaired ids;
     artifacts another writer repaired first are skipped, so each is logged once.
     `lock_timeout` bounds the wait for another writer's lock (a read has a deadline).
     """

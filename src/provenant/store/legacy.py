@@ -70,7 +70,9 @@ def _connect(url: str, label: str) -> Engine:
             # Read only: the import must never change the previous system's data.
             engine = create_engine(f"sqlite:///file:{parsed.database}?mode=ro&uri=true")
         else:
-            engine = create_engine(url, connect_args={"connect_timeout": 10})
+            # The old system's own URL says psycopg2 (or no driver); psycopg 3 reads the same.
+            engine = create_engine(parsed.set(drivername="postgresql+psycopg"),
+                                   connect_args={"connect_timeout": 10})
         with engine.connect():
             pass
         return engine

@@ -103,6 +103,20 @@ _LINEAGE_STATES = {
 }
 
 
+def _filtered(query, lineage: str | None, filters: dict[str, str | None]):
+    """`query` narrowed to one stored lineage state and exact-match filters."""
+    if lineage is not None:
+        if lineage not in _LINEAGE_STATES:
+            raise ValueError(f"unknown lineage state {lineage!r}")
+        query = query.where(_LINEAGE_STATES[lineage])
+    for name, value in filters.items():
+        if name not in FILTERS:
+            raise ValueError(f"unknown filter {name!r}")
+        if value is not None:
+            query = query.where(artifacts.c[name] == value)
+    return query
+
+
 class ArtifactRepository:
     """All artifact and audit-log SQL lives here."""
 
@@ -162,8 +176,9 @@ class ArtifactRepository:
         ids: list[int] = []
         with self._write() as conn, conn.begin():
             for new, (key, content_type) in zip(items, images, strict=True):
-                values = new.model_dump(exclude={"id", "created_at"})
-                values.update(created_at=new.created_at or stamp, updated_at=stamp,
+                values = new.model_dump(exclude={"id", "created_at", "updated_at"})
+                values.update(created_at=new.created_at or stamp,
+                              updated_at=new.updated_at or stamp,
                               image_key=key, image_content_type=content_type)
                 if new.id is not None:  # only the legacy import keeps ids
                     values.update(id=new.id, imported=True)
@@ -215,16 +230,8 @@ class ArtifactRepository:
 
         `lineage` keeps only one stored lineage state: persisted, repaired or pending.
         """
-        query = select(artifacts).order_by(artifacts.c.id.desc()).limit(limit + 1)
-        if lineage is not None:
-            if lineage not in _LINEAGE_STATES:
-                raise ValueError(f"unknown lineage state {lineage!r}")
-            query = query.where(_LINEAGE_STATES[lineage])
-        for name, value in filters.items():
-            if name not in FILTERS:
-                raise ValueError(f"unknown filter {name!r}")
-            if value is not None:
-                query = query.where(artifacts.c[name] == value)
+        query = _filtered(select(artifacts).order_by(artifacts.c.id.desc()).limit(limit + 1),
+                          lineage, filters)
         if cursor:
             query = query.where(artifacts.c.id < decode_cursor(cursor))
         with self.engine.connect() as conn:
@@ -298,6 +305,36 @@ class ArtifactRepository:
         return [RepairRecord(artifact_id=r.artifact_id, run_id=r.run_id,
                              experiment_id=r.experiment_id, source=r.source,
                              repaired_at=_aware(r.repaired_at)) for r in rows]
+
+    def count_matching(self, lineage: str | None = None, **filters: str | None) -> int:
+        """How many artifacts `list` would walk through with these filters."""
+        query = _filtered(select(func.count()).select_from(artifacts), lineage, filters)
+        with self.engine.connect() as conn:
+            return conn.scalar(query) or 0
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Counts by type, stored lineage state, symbol and workflow."""
+        with self.engine.connect() as conn:
+            grouped = {column: dict(conn.execute(
+                select(artifacts.c[column], func.count()).group_by(artifacts.c[column])).all())
+                for column in ("type", "symbol", "workflow_id")}
+            states = {state: conn.scalar(select(func.count()).select_from(artifacts)
+                                         .where(condition)) or 0
+                      for state, condition in _LINEAGE_STATES.items()}
+        return {"by_type": grouped["type"], "by_lineage": states,
+                "by_symbol": grouped["symbol"], "by_workflow": grouped["workflow_id"]}
+
+    def replace_payload(self, artifact_id: int, payload: dict, expected_updated_at: datetime
+                        ) -> bool:
+        """Set a payload unless the artifact changed since it was read (False then)."""
+        with self._write() as conn, conn.begin():
+            current = conn.scalar(select(artifacts.c.updated_at)
+                                  .where(artifacts.c.id == artifact_id))
+            if current is None or _aware(current) != expected_updated_at:
+                return False
+            conn.execute(update(artifacts).where(artifacts.c.id == artifact_id)
+                         .values(payload=payload, updated_at=now()))
+        return True
 
     def count(self) -> int:
         with self.engine.connect() as conn:

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import (
-    BaseModel, ConfigDict, ValidationError, ValidationInfo, create_model, field_validator,
+    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
     model_validator,
 )
 
@@ -14,6 +14,7 @@ from provenant.domain.artifacts import (
     PAYLOAD_MODELS, Artifact, ArtifactType, NewArtifact, WorkflowContext, validate_payload,
 )
 from provenant.domain.errors import describe_errors
+from provenant.domain.legacy import wide_fields
 from provenant.domain.lineage import (
     RUN_ID_PATTERN, LineageStatus, is_valid_run_id, mlflow_run_url)
 
@@ -101,7 +102,24 @@ class LineageOut(BaseModel):
     repaired_at: datetime | None
 
 
-class ArtifactOut(BaseModel):
+class WideFields(BaseModel):
+    """The previous system's flat fields, read from the payload (null where they do not apply)."""
+
+    prompt: str | None = None
+    response: str | None = None
+    prompt_length: int | None = None
+    response_length: int | None = None
+    model_name: str | None = None
+    image_path: str | None = Field(default=None, description="URL of the stored chart image.")
+    chart_type: str | None = None
+    chart_data: Any = None
+    action: str | None = None
+    confidence: float | None = None
+    signal_data: Any = None
+    metadata: Any = None
+
+
+class ArtifactOut(WideFields):
     id: int
     type: ArtifactType
     name: str
@@ -124,6 +142,12 @@ class ArtifactOut(BaseModel):
 class ArtifactPage(BaseModel):
     items: list[ArtifactOut]
     next_cursor: str | None
+    artifacts: list[ArtifactOut] = Field(description="The same page (the previous system's name).")
+    total: int = Field(description="How many artifacts match the filters, on all pages.")
+    grouped: dict[str, list[ArtifactOut]] | None = Field(
+        default=None, description="With group_by=execution_id: the page by execution id "
+                                  "(`ungrouped` for none), newest group first.")
+    group_count: int | None = None
 
 
 class RunOut(BaseModel):
@@ -160,11 +184,14 @@ class ErrorOut(BaseModel):
 _ERROR_MEANINGS = {
     400: "Malformed request: a cursor this API did not hand out, or a bad Content-Length.",
     401: "Missing or wrong API token (writes, when PROVENANT_API_TOKEN is set).",
-    404: "No such artifact, image or execution.",
+    404: "No such artifact, image, execution, market data window or MLflow run.",
+    405: "Artifacts are audit evidence: they are never deleted.",
     409: "Conflicts with what is stored: an artifact with the same (workflow_id, "
-         "execution_id, step_name, name) and other content, or a different image.",
+         "execution_id, step_name, name) and other content, a different image or lineage, "
+         "or a change meanwhile.",
     413: "The request body is larger than PROVENANT_MAX_BODY_BYTES.",
     422: "Invalid input; `detail` names each field and what is wrong with it.",
+    502: "An image URL in the body could not be fetched from its server.",
     503: "The artifact database or the MLflow tracking server is unavailable; retry later.",
 }
 
@@ -176,9 +203,10 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def artifact_out(artifact: Artifact, status: LineageStatus, settings: Settings) -> ArtifactOut:
     """The CONTRACT's artifact JSON, with the deep link and the lineage status of this read."""
+    image_url = f"/api/artifacts/{artifact.id}/image" if artifact.has_image else None
     return ArtifactOut(
         **artifact.model_dump(include=set(ArtifactOut.model_fields) - {"lineage", "image_url"}),
-        image_url=f"/api/artifacts/{artifact.id}/image" if artifact.has_image else None,
+        **wide_fields(artifact.type, artifact.payload), image_path=image_url, image_url=image_url,
         lineage=LineageOut(status=status,
                            mlflow_run_url=mlflow_run_url(settings.mlflow_ui_url, artifact.lineage),
                            repaired_at=artifact.lineage_repaired_at))

@@ -59,6 +59,26 @@ def lineage_view(artifact: Artifact, status: LineageStatus, ui_url: str) -> Line
 
 
 @dataclass
+class Table:
+    """A list of records (OHLCV bars, positions, ...) as rows under shared columns."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Section:
+    """A nested object as a collapsible block: its scalars, its record lists, its objects."""
+
+    key: str
+    title: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    children: list["Section"] = field(default_factory=list)
+
+
+@dataclass
 class Body:
     """The type-specific part of the drawer: labelled facts, long texts and leftovers."""
 
@@ -67,6 +87,7 @@ class Body:
     texts: list[tuple[str, str]] = field(default_factory=list)
     indicators: list[tuple[str, str]] = field(default_factory=list)
     extra: list[tuple[str, str]] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
 
 
 # The facts each type always shows (a dash when absent): label, payload key, format.
@@ -102,8 +123,60 @@ def body_of(artifact: Artifact) -> Body:
     if isinstance(indicators, dict):
         body.indicators = [(label(k), _indicator(v)) for k, v in indicators.items()]
     used = {key for _, key, _ in facts} | {key for _, key in texts} | {"indicators"}
-    body.extra = [(label(k), show(v)) for k, v in payload.items() if k not in used]
+    rest = section_of("details", "Details", {k: v for k, v in payload.items() if k not in used})
+    body.extra, body.sections = rest.facts, rest.children
+    body.sections[:0] = [Section(key=f"table-{i}", title=t.title, tables=[t])
+                         for i, t in enumerate(rest.tables)]
     return body
+
+
+# Integers that name something (ids, ports, accounts, years) are shown as written: 4002, not
+# 4,002.
+_NAMING_WORDS = ("id", "port", "account", "conid", "year", "number", "code")
+
+
+def show_field(key: Any, value: Any) -> str:
+    """A payload value for display, knowing its key (identifiers keep their digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        words = str(key).lower().replace("-", "_").split("_")
+        if any(w in _NAMING_WORDS or w.endswith("id") for w in words):
+            return str(value)
+    return show(value)
+
+
+def section_of(key: str, title: str, value: dict[str, Any]) -> Section:
+    """A nested object as a section: scalars as facts, record lists as tables, objects nested."""
+    section = Section(key=key, title=title)
+    for name, item in value.items():
+        if isinstance(item, dict) and item:
+            section.children.append(section_of(f"{key}-{name}", label(name), item))
+        elif _is_records(item):
+            section.tables.append(_table(label(name), item))
+        elif isinstance(item, list):
+            section.facts.append((label(name), ", ".join(show_field(name, v) for v in item)
+                                  or show(None)))
+        else:
+            section.facts.append((label(name), show_field(name, item)))
+    return section
+
+
+def _is_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _table(title: str, records: list[dict[str, Any]]) -> Table:
+    columns: list[str] = []
+    for record in records:
+        columns.extend(k for k in record if k not in columns)
+    rows = [[_cell(c, record.get(c)) for c in columns] for record in records]
+    return Table(title=f"{title} ({len(records)})", columns=[label(c) for c in columns],
+                 rows=rows)
+
+
+def _cell(key: str, value: Any) -> str:
+    if isinstance(value, dict | list):
+        return show(value)
+    return show_field(key, value)
 
 
 def _indicator(value: Any) -> str:

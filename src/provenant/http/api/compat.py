@@ -1,0 +1,122 @@
+"""The previous system's request bodies: its flat POST and its PATCH, as today's artifacts."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from provenant.adapters.image_fetch import (
+    ImageFetchFailed, ImageFetchRefused, fetch_image, is_url)
+from provenant.domain.artifacts import ArtifactType, WorkflowContext, validate_payload
+from provenant.domain.errors import Refused, describe_error
+from provenant.domain.legacy import LEGACY_TYPES, WIDE_FIELDS, typed_payload
+from provenant.http.api.schemas import ArtifactIn, _ArtifactInRules
+
+
+class _Wide(BaseModel):
+    """The flat fields the previous system's DAG client sends."""
+
+    prompt: str | None = None
+    response: str | None = None
+    prompt_length: int | None = Field(default=None, ge=0)
+    response_length: int | None = Field(default=None, ge=0)
+    model_name: str | None = Field(default=None, max_length=200)
+    chart_type: str | None = Field(default=None, max_length=32)
+    chart_data: dict[str, Any] | list[Any] | None = None
+    action: str | None = Field(default=None, max_length=20)
+    confidence: float | None = None
+    signal_data: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(default=None, description=(
+        "What the previous system called metadata (kept as the payload's `metadata`)."))
+
+
+class FlatArtifactIn(_ArtifactInRules, _Wide):
+    """The previous system's flat body; signal rows whose `signal_data.artifact_type` is
+    order, trade or portfolio become those types."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=None)
+    type: Literal[LEGACY_TYPES]  # type: ignore[valid-type]
+    name: str = Field(min_length=1, max_length=500)
+    symbol: str | None = Field(default=None, max_length=32)
+    run_id: str | None = Field(default=None, max_length=64)
+    experiment_id: str | None = Field(default=None, max_length=64)
+    image_path: str | None = Field(default=None, max_length=2000, description=(
+        "An http(s) URL under PROVENANT_IMAGE_FETCH_PREFIXES is fetched and stored as the "
+        "chart's image; a file path is only recorded."))
+
+    def typed(self) -> tuple[ArtifactType, dict[str, Any]]:
+        """Today's type and payload for this body; Refused with the reasons if invalid."""
+        kind, payload = typed_payload(self.type, self.model_dump(include=set(WIDE_FIELDS)))
+        try:
+            payload = validate_payload(kind, payload)
+        except ValidationError as exc:
+            raise Refused(f"not a valid {kind} artifact: {describe_error(exc)}") from None
+        if self.image_path:
+            payload["legacy_image_path"] = self.image_path
+        return kind, payload
+
+
+class ArtifactPatch(_ArtifactInRules, _Wide):
+    """`PATCH /api/artifacts/{id}`: fields merged into the payload (`metadata` merges by key),
+    and lineage attached once: `run_id` of a run MLflow knows, `experiment_id` its experiment."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=None)
+    run_id: str | None = Field(default=None, max_length=64)
+    experiment_id: str | None = Field(default=None, max_length=64)
+    payload: dict[str, Any] | None = Field(default=None, description="Keys merged into the payload.")
+
+    def updates(self) -> dict[str, Any]:
+        """The payload keys to merge, from the flat fields and `payload` given."""
+        given = self.model_dump(include=set(WIDE_FIELDS), exclude_unset=True)
+        return {**given, **(self.payload or {})}
+
+    def _run_with_experiment(self) -> "ArtifactPatch":
+        return self  # an experiment alone may confirm lineage already stored
+
+
+def _body_kind(body: Any) -> str:
+    """Flat when it carries one of the previous system's fields and no `payload`."""
+    if isinstance(body, dict):
+        flat = "payload" not in body and bool(body.keys() & {*WIDE_FIELDS, "image_path"})
+        return "flat" if flat else "native"
+    return "flat" if isinstance(body, FlatArtifactIn) else "native"
+
+
+async def artifact_body(request: Request) -> ArtifactIn | FlatArtifactIn:
+    """Today's body or the flat one, validated as the one it is (errors name its fields)."""
+    try:
+        data = json.loads(await request.body())
+    except ValueError as exc:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
+                                       "msg": f"JSON decode error: {exc}"}]) from None
+    model = FlatArtifactIn if _body_kind(data) == "flat" else ArtifactIn
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+# The request body in OpenAPI: either shape (parsed by `artifact_body`).
+ARTIFACT_BODY_OPENAPI = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"oneOf": [ArtifactIn.model_json_schema(), FlatArtifactIn.model_json_schema()]}}}}}
+ArtifactBody = Annotated[ArtifactIn | FlatArtifactIn, Depends(artifact_body)]
+
+
+def fetched_image(image_path: str | None, prefixes: tuple[str, ...]) -> bytes | None:
+    """The image a flat body's URL names, fetched only under the allowed prefixes."""
+    if not image_path or not is_url(image_path):
+        return None
+    try:
+        return fetch_image(image_path, prefixes)
+    except ImageFetchRefused as exc:
+        raise Refused(f"image_path not fetched: {exc}") from None
+    except ImageFetchFailed as exc:
+        raise ImageUnreachable(f"image_path could not be fetched: {exc}") from None
+
+
+class ImageUnreachable(RuntimeError):
+    """The image server named in a body did not answer with the image (HTTP 502)."""

@@ -1,0 +1,82 @@
+"""Find the previous system's chart images: MinIO/S3 URLs under allowed prefixes, container
+paths mapped to local folders, relative paths under a root. A miss is a reason, not an error."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provenant.adapters.blobs import InvalidImage, sniff_image
+from provenant.adapters.image_fetch import (
+    MAX_IMAGE_BYTES, ImageFetchFailed, ImageFetchRefused, fetch_image, is_url)
+
+
+@dataclass(frozen=True)
+class ImageSources:
+    """Where old image paths are found: a root, OLD=NEW path maps and URL prefixes to fetch."""
+
+    root: Path | None = None
+    path_map: Sequence[tuple[str, str]] = ()
+    fetch_prefixes: Sequence[str] = ()
+    max_bytes: int = MAX_IMAGE_BYTES
+    _ordered: tuple[tuple[str, str], ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        # Longest OLD first: /app/charts/daily=... wins over /app/charts=...
+        ordered = sorted(((o.rstrip("/"), n) for o, n in self.path_map),
+                         key=lambda pair: len(pair[0]), reverse=True)
+        object.__setattr__(self, "_ordered", tuple(ordered))
+
+    def local_path(self, path: str) -> Path:
+        """The file an old path names here: mapped, then relative to the root."""
+        for old, new in self._ordered:
+            if path == old or path.startswith(old + "/"):
+                return Path(new) / path[len(old):].lstrip("/")
+        file = Path(path).expanduser()
+        return self.root / file if not file.is_absolute() and self.root else file
+
+
+def parse_path_map(items: Sequence[str]) -> list[tuple[str, str]]:
+    """OLD=NEW strings as pairs; ValueError naming a malformed one."""
+    pairs = []
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"--image-path-map {item!r}: expected OLD=NEW")
+        pairs.append((old.strip(), new.strip()))
+    return pairs
+
+
+def load_image(image_path: str, sources: ImageSources) -> tuple[bytes | None, str | None]:
+    """(the image bytes, None) or (None, why they were not imported)."""
+    try:
+        data = _read(image_path, sources)
+    except (ImageFetchRefused, ImageFetchFailed) as exc:
+        return None, f"image not imported: {exc}"
+    except OSError as exc:
+        return None, f"image {image_path} not imported: {exc.strerror or exc}"
+    if _is_html(data):
+        return None, (f"chart file {image_path} is HTML (the previous system's interactive "
+                      f"fallback), not an image: kept without image")
+    try:
+        sniff_image(data)
+    except InvalidImage as exc:
+        return None, f"image {image_path} not imported: {exc}"
+    return data, None
+
+
+def _read(image_path: str, sources: ImageSources) -> bytes:
+    if is_url(image_path):
+        if image_path.lower().startswith("s3://"):
+            raise ImageFetchRefused(f"{image_path!r}: s3:// images are not fetched; copy the "
+                                    f"bucket and use --image-path-map or an http(s) prefix")
+        return fetch_image(image_path, sources.fetch_prefixes, max_bytes=sources.max_bytes)
+    file = sources.local_path(image_path)
+    if file.stat().st_size > sources.max_bytes:
+        raise ImageFetchRefused(f"{image_path}: larger than {sources.max_bytes} bytes")
+    return file.read_bytes()
+
+
+def _is_html(data: bytes) -> bool:
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<div", b"<script", b"<head"))
