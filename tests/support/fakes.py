@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 
-from provenant.adapters.tracking import RunQuery, TrackedRun, TrackingUnavailable
+from provenant.adapters.tracking import RunQuery, RunRecord, TrackedRun, TrackingUnavailable
 from provenant.domain.lineage import Lineage
 
 
@@ -61,6 +61,19 @@ class FakeTracker:
     def get_run(self, run_id: str) -> TrackedRun | None:
         self._call()
         return None if run_id in self.deleted else self.runs.get(run_id)
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        self._call()
+        run = None if run_id in self.deleted else self.runs.get(run_id)
+        if run is None:
+            return None
+        logged = self.logged.get(run_id, {})
+        return RunRecord(run.run_id, run.experiment_id, run.status, logged.get("params", {}),
+                         logged.get("metrics", {}), {**run.tags, **logged.get("tags", {})})
+
+    def run_file(self, run_id: str, path: str) -> bytes | None:
+        self._call()
+        return self.logged.get(run_id, {}).get("files", {}).get(path)
 
     def runs_by_id(self, run_ids: list[str],
                    experiment_ids: list[str] | None = None) -> dict[str, TrackedRun]:

@@ -26,7 +26,8 @@ def create_artifact(body: ArtifactIn, services: ServicesDep, writer: WriterDep,
                                 payload=body.payload, step_name=body.step_name,
                                 workflow_id=body.workflow_id, execution_id=body.execution_id,
                                 run_id=body.run_id, experiment_id=body.experiment_id,
-                                dag_id=body.dag_id, task_id=body.task_id)
+                                dag_id=body.dag_id, task_id=body.task_id,
+                                inputs=body.inputs)
     except LookupError as exc:  # an explicit run id that MLflow does not know
         raise HTTPException(422, str(exc)) from None
     response.headers["Location"] = f"/api/artifacts/{artifact.id}"

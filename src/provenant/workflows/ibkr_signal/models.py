@@ -114,6 +114,7 @@ class SignalOutputs(StepOutputs):
 
 class OrderInputs(SymbolInputs):
     signal: Signal
+    signal_artifact_id: int  # the order's input in the decision chain
 
 
 class OrderOutcome(BaseModel):

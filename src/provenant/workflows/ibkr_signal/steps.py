@@ -1,7 +1,8 @@
 """ibkr_trading_signal_workflow: market data -> charts -> analyst -> signal -> order -> MLflow.
 
 Every artifact is stored inside the execution's open MLflow run, so it carries the run id
-that log_to_mlflow returns. HOLD signals place no order (and store no order artifact);
+that log_to_mlflow returns, and names the artifacts it was derived from (the decision chain:
+order <- signal <- analysis <- daily and weekly charts). HOLD signals place no order (and store no order artifact);
 BUY and SELL always record one, on paper unless the ibkr broker is configured.
 """
 from __future__ import annotations
@@ -79,8 +80,9 @@ def analyze_with_llm(ctx: StepContext, inputs: AnalysisInputs) -> AnalysisOutput
     request = AnalystRequest(inputs.symbol, inputs.daily_indicators, inputs.weekly_indicators,
                              charts)
     name = f"{inputs.symbol} chart analysis"
+    chart_ids = [c.artifact_id for c in charts]
     common = {"name": name, "symbol": inputs.symbol, "step_name": ctx.step_name,
-              "chart_artifact_ids": [c.artifact_id for c in charts]}
+              "chart_artifact_ids": chart_ids, "inputs": chart_ids}
     try:
         analysis = get_analyst(inputs.params.analyst, ctx.settings).analyze(request)
     except AnalystError as exc:
@@ -111,7 +113,8 @@ def generate_signal(ctx: StepContext, inputs: SignalInputs) -> SignalOutputs:
         name=f"{inputs.symbol} {signal.action} signal", symbol=inputs.symbol,
         action=signal.action, confidence=signal.confidence, step_name=ctx.step_name,
         **fields, model_name=inputs.analysis.model_name,
-        llm_artifact_id=inputs.analysis.llm_artifact_id)
+        llm_artifact_id=inputs.analysis.llm_artifact_id,
+        inputs=[inputs.analysis.llm_artifact_id])
     return SignalOutputs(signal=signal, signal_artifact_id=stored.id)
 
 
@@ -129,7 +132,7 @@ def place_order(ctx: StepContext, inputs: OrderInputs) -> OrderOutputs:
         order_type=order.order_type, step_name=ctx.step_name,
         limit_price=order.limit_price, stop_loss=order.stop_loss,
         take_profit=order.take_profit, broker=placement.broker, status=placement.status,
-        sent=placement.sent, **placement.details)
+        sent=placement.sent, inputs=[inputs.signal_artifact_id], **placement.details)
     return OrderOutputs(order=OrderOutcome(status=placement.status, broker=placement.broker,
                                            artifact_id=stored.id))
 
