@@ -44,8 +44,8 @@ def repair(services: Services, **options: Any) -> RepairReport:
 
 
 def verify(services: Services) -> VerifyReport:
-    """Check every stored lineage against MLflow."""
-    return verify_lineage(services.artifacts, services.tracker)
+    """Check every stored lineage against MLflow, and every content hash and run manifest."""
+    return verify_lineage(services.artifacts, services.tracker, services.blobs)
 
 
 def import_rows(services: Services, source_url: str, **options: Any) -> ImportReport:

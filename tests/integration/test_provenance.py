@@ -30,7 +30,8 @@ def test_the_chain_of_an_order_reads_up_and_down(services):
     assert all(n.lineage.status == "persisted" and len(n.content_sha256) == 64
                for n in up.nodes)
     assert {(e.artifact_id, e.input_id, e.inferred) for e in up.edges} == {
-        (chain["order"].id, chain["signal"].id, False), (chain["signal"].id, chain["llm"].id, False),
+        (chain["order"].id, chain["signal"].id, False),
+        (chain["signal"].id, chain["llm"].id, False),
         (chain["llm"].id, chain["daily"].id, False), (chain["llm"].id, chain["weekly"].id, False)}
     assert up.ok and not up.truncated
 
@@ -49,7 +50,8 @@ def test_bad_inputs_are_refused_naming_them_and_nothing_is_written(services):
         with pytest.raises(Refused, match="positive integers"):
             store_signal_artifact(name="x", step_name="s", inputs=["7"], **s)
         # A retried store that names itself as its input.
-        with pytest.raises(Refused, match=f"artifact {chain['signal'].id} cannot be an input"):
+        with pytest.raises(Refused, match=f"input artifact {chain['signal'].id} is the "
+                                          "artifact being"):
             store_signal_artifact(name="signal", action="BUY", confidence=0.7,
                                   step_name="generate_signal", inputs=[chain["signal"].id],
                                   services=services, symbol="TSLA")

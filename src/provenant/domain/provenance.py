@@ -88,3 +88,17 @@ class Provenance(Report):
     @property
     def ok(self) -> bool:
         return all(n.verification != Verification.changed for n in self.nodes)
+
+
+RUN_MANIFEST_PATH = "provenant/manifest.json"  # inside the MLflow run
+RUN_MANIFEST_TAG = "provenant.manifest_sha256"  # the run's own record of the manifest's hash
+
+
+def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:
+    """The run's independent record of its artifacts: id, type, name, hash and inputs."""
+    inputs: dict[int, list[int]] = {}
+    for edge in edges:
+        inputs.setdefault(edge.artifact_id, []).append(edge.input_id)
+    return canonical_json({"format": "provenant-run-manifest", "version": 1, "artifacts": [
+        {"id": a.id, "type": str(a.type), "name": a.name, "content_sha256": a.content_sha256,
+         "inputs": sorted(inputs.get(a.id, []))} for a in artifacts]})

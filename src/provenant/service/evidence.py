@@ -16,7 +16,7 @@ from pathlib import Path
 
 from provenant.adapters.blobs import BlobStore
 from provenant.adapters.tracking import Tracker
-from provenant.domain.provenance import content_hash, sha256_hex
+from provenant.domain.provenance import RUN_MANIFEST_PATH, content_hash, sha256_hex
 from provenant.domain.reports import Report
 from provenant.service.evidence_page import render_index
 from provenant.service.images import read_image
@@ -26,7 +26,6 @@ from provenant.store.repository import ArtifactRepository
 FORMAT = "provenant-evidence"
 VERSION = 1
 MANIFEST = "manifest.json"
-RUN_MANIFEST = "provenant/manifest.json"  # what log_to_mlflow writes into the run
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
@@ -110,7 +109,7 @@ def _run_files(tracker: Tracker, run_ids: list[str], files: dict[str, bytes]) ->
                                          "experiment_id": record.experiment_id,
                                          "status": record.status, "params": record.params,
                                          "metrics": record.metrics, "tags": record.tags})
-        manifest = tracker.run_file(run_id, RUN_MANIFEST) if record is not None else None
+        manifest = tracker.run_file(run_id, RUN_MANIFEST_PATH) if record is not None else None
         if manifest is not None:
             entry["manifest"] = f"runs/{run_id}/manifest.json"
             files[entry["manifest"]] = manifest
@@ -174,7 +173,8 @@ def _manifest(bundle: zipfile.ZipFile) -> dict:
     try:
         manifest = json.loads(bundle.read(MANIFEST))
     except KeyError:
-        raise EvidenceError(f"{bundle.filename} has no {MANIFEST}: not an evidence bundle") from None
+        raise EvidenceError(
+            f"{bundle.filename} has no {MANIFEST}: not an evidence bundle") from None
     except ValueError:
         raise EvidenceError(f"{bundle.filename}: {MANIFEST} is not valid JSON") from None
     if not (isinstance(manifest, dict) and manifest.get("format") == FORMAT

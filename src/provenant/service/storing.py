@@ -86,9 +86,10 @@ class ArtifactWriter:
         """Validate and store one artifact (and its image), its lineage decided as it is stored.
 
         `inputs` are the ids of the artifacts it was derived from (they must exist, in the
-        same execution); its content hash is computed as it is stored. Storing again under the same (workflow_id, execution_id, step_name, name), as a
-        retried task does, returns the stored artifact when the content is the same and
-        raises ArtifactConflict (nothing written) when it differs.
+        same execution); its content hash is computed as it is stored. Storing again under
+        the same (workflow_id, execution_id, step_name, name), as a retried task does,
+        returns the stored artifact when the content and inputs are the same and raises
+        ArtifactConflict (nothing written) when they differ.
         """
         resolved = self.lineage_for(workflow_id=workflow_id, execution_id=execution_id,
                                     run_id=run_id, experiment_id=experiment_id)

@@ -144,7 +144,8 @@ class ArtifactRepository:
             if stored is None:
                 raise  # not the idempotency key (e.g. an explicit id already taken)
         if stored.id in inputs:
-            raise Refused(f"artifact {stored.id} cannot be an input of itself; nothing was stored")
+            raise Refused(f"input artifact {stored.id} is the artifact being stored again: it "
+                          "cannot be an input of itself; nothing was stored")
         differs = _differences(stored, new, image_key)
         if set(self.inputs_of(stored.id)) != set(inputs):
             differs.append("inputs")
@@ -266,6 +267,16 @@ class ArtifactRepository:
                 found.extend(Edge(artifact_id=r.artifact_id, input_id=r.input_id,
                                   inferred=r.inferred) for r in rows)
         return found
+
+    def dangling_edges(self, limit: int = 1000) -> list[Edge]:
+        """Edges whose input no longer exists (a broken link in a decision chain)."""
+        query = (select(artifact_inputs)
+                 .where(~select(artifacts.c.id).where(artifacts.c.id == artifact_inputs.c.input_id)
+                        .exists())
+                 .order_by(artifact_inputs.c.artifact_id).limit(limit))
+        with self.engine.connect() as conn:
+            return [Edge(artifact_id=r.artifact_id, input_id=r.input_id, inferred=r.inferred)
+                    for r in conn.execute(query)]
 
     def add_inputs(self, artifact_id: int, input_ids: Sequence[int],
                    inferred: bool = False) -> list[int]:

@@ -114,7 +114,8 @@ class SignalOutputs(StepOutputs):
 
 class OrderInputs(SymbolInputs):
     signal: Signal
-    signal_artifact_id: int  # the order's input in the decision chain
+    # The order's input in the decision chain (absent when a caller runs the step alone).
+    signal_artifact_id: int | None = None
 
 
 class OrderOutcome(BaseModel):
