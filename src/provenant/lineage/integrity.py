@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from provenant.adapters.blobs import BlobStore
+from provenant.adapters.blobs import BlobStore, key_for
 from provenant.adapters.tracking import TrackedRun, Tracker
 from provenant.domain.artifacts import Artifact
 from provenant.domain.provenance import (
@@ -13,6 +13,27 @@ from provenant.domain.reports import Mismatch
 from provenant.store.repository import ArtifactRepository
 
 Manifest = dict[int, dict]  # artifact id -> its manifest entry
+
+
+def content_problems(artifact: Artifact, blobs: BlobStore | None) -> list[str]:
+    """What no longer matches the artifact's content hash (its image bytes too, given blobs).
+
+    Empty for an artifact stored before hashes were recorded: there is nothing to compare.
+    """
+    if artifact.content_sha256 is None:
+        return []
+    problems = []
+    if content_hash(artifact.type, artifact.name, artifact.symbol, artifact.payload,
+                    artifact.image_sha256) != artifact.content_sha256:
+        problems.append("stored content no longer matches its content_sha256")
+    if blobs is not None and artifact.image_sha256 is not None:
+        try:  # the key follows from the row: no query per image
+            data = blobs.get(key_for(artifact.image_sha256, artifact.image_content_type))
+        except KeyError:
+            return [*problems, "image is missing from the blob store"]
+        if sha256_hex(data) != artifact.image_sha256:
+            problems.append("image bytes no longer match their sha256")
+    return problems
 
 
 class IntegrityCheck:
@@ -30,7 +51,7 @@ class IntegrityCheck:
             inputs.setdefault(edge.artifact_id, []).append(edge.input_id)
         found = []
         for artifact in chunk:
-            problems = [("content", p) for p in self._content(artifact)]
+            problems = [("content", p) for p in content_problems(artifact, self.blobs)]
             run = runs.get(artifact.run_id) if artifact.run_id else None
             if run is not None and RUN_MANIFEST_TAG in run.tags:
                 problems += [("manifest", p) for p in
@@ -39,24 +60,6 @@ class IntegrityCheck:
                                experiment_id=artifact.experiment_id, problem=p, check=check)
                       for check, p in problems]
         return found
-
-    def _content(self, artifact: Artifact) -> Iterable[str]:
-        if artifact.content_sha256 is None:
-            return
-        if content_hash(artifact.type, artifact.name, artifact.symbol, artifact.payload,
-                        artifact.image_sha256) != artifact.content_sha256:
-            yield "stored content no longer matches its content_sha256"
-        if self.blobs is not None and artifact.image_sha256 is not None:
-            stored = self.repository.image_of(artifact.id)
-            try:
-                data = self.blobs.get(stored[0]) if stored else None
-            except KeyError:
-                data = None
-            if data is None:
-                yield "image is missing from the blob store"
-                return
-            if sha256_hex(data) != artifact.image_sha256:
-                yield "image bytes no longer match their sha256"
 
     def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
         manifest = self.manifests.get(run.run_id)

@@ -14,7 +14,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from provenant.adapters.blobs import BlobStore
+from provenant.adapters.blobs import BlobStore, key_for
 from provenant.adapters.tracking import Tracker
 from provenant.domain.provenance import RUN_MANIFEST_PATH, content_hash, sha256_hex
 from provenant.domain.reports import Report
@@ -26,7 +26,6 @@ from provenant.store.repository import ArtifactRepository
 FORMAT = "provenant-evidence"
 VERSION = 1
 MANIFEST = "manifest.json"
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
 class EvidenceError(ValueError):
@@ -76,7 +75,8 @@ def export_bundle(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
         files[f"artifacts/{node.id}.json"] = _json_bytes(record)
         image = None
         if artifact.has_image:
-            image = f"images/{node.id}.{_EXTENSIONS.get(artifact.image_content_type, 'bin')}"
+            key = key_for(artifact.image_sha256, artifact.image_content_type)
+            image = f"images/{node.id}.{key.rpartition('.')[2]}"
             files[image] = read_image(repository, blobs, node.id)[0]
         entries.append({"id": node.id, "type": node.type, "name": node.name,
                         "content_sha256": node.content_sha256, "image": image,

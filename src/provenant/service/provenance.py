@@ -6,8 +6,8 @@ from provenant.domain.artifacts import Artifact
 from provenant.domain.errors import NotFound, Refused
 from provenant.domain.lineage import mlflow_run_url
 from provenant.domain.provenance import (
-    Edge, NodeLineage, Provenance, ProvenanceNode, Verification, content_hash, sha256_hex)
-from provenant.service.images import read_image
+    Edge, NodeLineage, Provenance, ProvenanceNode, Verification)
+from provenant.lineage.integrity import content_problems
 from provenant.store.repository import ArtifactRepository
 
 MAX_NODES = 500   # a decision chain has a handful of links; the bound keeps a bad graph cheap
@@ -15,23 +15,11 @@ MAX_DEPTH = 50
 DIRECTIONS = ("up", "down")
 
 
-def check_content(artifact: Artifact, repository: ArtifactRepository,
-                  blobs: BlobStore) -> tuple[Verification, list[str]]:
+def check_content(artifact: Artifact, blobs: BlobStore) -> tuple[Verification, list[str]]:
     """Whether the stored content (and image bytes) still hash to what was recorded."""
     if artifact.content_sha256 is None:
         return Verification.unverifiable, []  # stored before hashes were recorded
-    problems = []
-    recomputed = content_hash(artifact.type, artifact.name, artifact.symbol, artifact.payload,
-                              artifact.image_sha256)
-    if recomputed != artifact.content_sha256:
-        problems.append("content (type, name, symbol, payload or image reference) no longer "
-                        "matches its content_sha256")
-    if artifact.image_sha256 is not None:
-        try:
-            if sha256_hex(read_image(repository, blobs, artifact.id)[0]) != artifact.image_sha256:
-                problems.append("image bytes no longer match their sha256")
-        except NotFound:
-            problems.append("image is missing from the blob store")
+    problems = content_problems(artifact, blobs)
     return (Verification.changed if problems else Verification.verified), problems
 
 
@@ -69,7 +57,7 @@ def provenance(repository: ArtifactRepository, blobs: BlobStore, artifact_id: in
     found, edges, truncated = walk(repository, artifact_id, direction)
     nodes = []
     for artifact, depth in found:
-        state, problems = check_content(artifact, repository, blobs)
+        state, problems = check_content(artifact, blobs)
         nodes.append(ProvenanceNode(
             **artifact.model_dump(include=set(ProvenanceNode.model_fields)), depth=depth,
             lineage=NodeLineage(status=artifact.lineage_status,
