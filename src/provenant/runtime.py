@@ -2,15 +2,19 @@
 tasks, the HTTP app, the public Python API) call, so each binds them the same way."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from provenant.bootstrap import Services
+from provenant.domain.provenance import Provenance
 from provenant.domain.reports import ImportReport, RepairReport, VerifyReport
 from provenant.lineage.hydration import Hydrator
 from provenant.lineage.repair import repair_lineage
 from provenant.lineage.resolve import Resolver
 from provenant.lineage.verify import verify_lineage
+from provenant.service.evidence import ExportReport, export_bundle
 from provenant.service.legacy_import import import_legacy
+from provenant.service.provenance import provenance as walk_provenance
 from provenant.service.storing import ArtifactWriter
 
 
@@ -40,11 +44,23 @@ def repair(services: Services, **options: Any) -> RepairReport:
 
 
 def verify(services: Services) -> VerifyReport:
-    """Check every stored lineage against MLflow."""
-    return verify_lineage(services.artifacts, services.tracker)
+    """Check every stored lineage against MLflow, and every content hash and run manifest."""
+    return verify_lineage(services.artifacts, services.tracker, services.blobs)
 
 
 def import_rows(services: Services, source_url: str, **options: Any) -> ImportReport:
     """Import the previous system's artifacts table."""
     return import_legacy(services.artifacts, services.blobs, services.tracker, source_url,
                          **options)
+
+
+def provenance(services: Services, artifact_id: int, direction: str = "up") -> Provenance:
+    """An artifact's decision chain (up: what it came from; down: what came from it)."""
+    return walk_provenance(services.artifacts, services.blobs, artifact_id, direction,
+                           services.settings.mlflow_ui_url)
+
+
+def export_evidence(services: Services, artifact_id: int, path: Path) -> ExportReport:
+    """Write the evidence bundle of an artifact's decision chain to a zip."""
+    return export_bundle(services.artifacts, services.blobs, services.tracker, artifact_id,
+                         path, services.settings.mlflow_ui_url)

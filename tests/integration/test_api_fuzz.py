@@ -26,7 +26,9 @@ MIN_REQUESTS = 1000
 # Schema-valid requests the API may still refuse: the answer depends on stored state or on
 # content a schema cannot describe. Any other refusal of valid input is a schema bug.
 STATEFUL_REFUSALS = {
-    "POST /api/artifacts": [(422, "MLflow run ")],  # a well-formed run id MLflow does not know
+    # A well-formed run id MLflow does not know; inputs that are not stored, or are in
+    # another execution.
+    "POST /api/artifacts": [(422, "MLflow run "), (422, "input artifact")],
     "GET /api/artifacts": [(400, "invalid cursor")],  # cursors are tokens of earlier pages
     "PUT /api/artifacts/{artifact_id}/image": [
         (422, "not an image"), (422, "image does not decode"),

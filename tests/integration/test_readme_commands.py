@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from provenant.bootstrap import Services
+from provenant.config import Settings
 from provenant.store.database import create_db_engine, current_revision, head_revision
+from tests.support.chain import store_chain
 from tests.support.cli import (
     listening, run_provenant, start_provenant, stop, user_env, wait_healthy)
 from tests.support.legacy_db import (
@@ -139,6 +142,34 @@ def _db_upgrade(words, variant, tmp_path, request):
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def chain_home(tmp_path: Path, request) -> tuple[Path, int]:
+    """A home holding a stored decision chain; the id of its order."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(request.getfixturevalue("mlflow_template"), home / "mlflow.db")
+    services = Services(Settings(home=home, auto_migrate=True,
+                                 database_url=f"sqlite:///{home / 'provenant.db'}",
+                                 mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}"))
+    try:
+        return home, store_chain(services)["order"].id
+    finally:
+        services.close()
+
+
+@case("evidence export 42 -o order-42.zip")
+@case("evidence verify order-42.zip")
+def _evidence(words, _variant, tmp_path, request):
+    home, order_id = chain_home(tmp_path, request)
+    exported = provenant(["evidence", "export", str(order_id), "-o", "order-42.zip"], home)
+    assert exported.returncode == 0, exported.stderr
+    assert "5 artifact(s), 1 MLflow run(s)" in exported.stderr
+    assert (tmp_path / "order-42.zip").is_file()
+    if words[1] == "verify":
+        done = provenant(words, home)
+        assert done.returncode == 0, done.stderr
+        assert "bundle verified: nothing changed" in done.stderr
 
 
 # After the cases: the parameters are read when the module is.

@@ -46,7 +46,7 @@ def test_mismatches_are_reported_and_exit_non_zero(services):
     assert set(problems) == {wrong_execution.id, missing_run.id}
     assert "'verify-b'" in problems[wrong_execution.id]
     assert "does not exist" in problems[missing_run.id]
-    assert "2 artifact(s) name a run that does not match" in result.stderr
+    assert "2 problem(s) found by the lineage check(s)" in result.stderr
 
     human = cli(services, "lineage", "verify")
     assert human.returncode == 1

@@ -5,7 +5,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from provenant.adapters.tracking import RunQuery, TrackedRun, TrackingUnavailable
+from provenant.adapters.tracking import RunQuery, RunRecord, TrackedRun, TrackingUnavailable
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
 from provenant.domain.reports import RepairRecord
@@ -66,6 +66,19 @@ class FakeTracker:
     def get_run(self, run_id: str) -> TrackedRun | None:
         self._call()
         return None if run_id in self.deleted else self.runs.get(run_id)
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        self._call()
+        run = None if run_id in self.deleted else self.runs.get(run_id)
+        if run is None:
+            return None
+        logged = self.logged.get(run_id, {})
+        return RunRecord(run.run_id, run.experiment_id, run.status, logged.get("params", {}),
+                         logged.get("metrics", {}), {**run.tags, **logged.get("tags", {})})
+
+    def run_file(self, run_id: str, path: str) -> bytes | None:
+        self._call()
+        return self.logged.get(run_id, {}).get("files", {}).get(path)
 
     def runs_by_id(self, run_ids: list[str],
                    experiment_ids: list[str] | None = None) -> dict[str, TrackedRun]:
@@ -155,14 +168,14 @@ class FakeRepository:
         self._ids = itertools.count(1)
 
     def add(self, new: NewArtifact, image_key: str | None = None,
-            image_content_type: str | None = None) -> Artifact:
+            image_content_type: str | None = None, inputs: Sequence[int] = ()) -> Artifact:
         stamp = datetime.now(UTC)
         artifact_id = new.id or next(self._ids)
         artifact = Artifact(id=artifact_id, created_at=new.created_at or stamp, updated_at=stamp,
                             has_image=image_key is not None,
                             image_content_type=image_content_type,
                             image_sha256=image_key.split(".")[0] if image_key else None,
-                            **new.model_dump(exclude={"id", "created_at"}))
+                            **new.model_dump(exclude={"id", "created_at", "updated_at"}))
         self.rows[artifact_id] = artifact
         if image_key is not None:
             self.images[artifact_id] = (image_key, image_content_type or "")

@@ -42,7 +42,12 @@ def sniff_image(data: bytes) -> str:
 
 def image_key(data: bytes, content_type: str) -> str:
     """Content-addressed key: the same image is stored once, and keys never name paths."""
-    return f"{hashlib.sha256(data).hexdigest()}.{_EXTENSIONS[content_type]}"
+    return key_for(hashlib.sha256(data).hexdigest(), content_type)
+
+
+def key_for(sha256: str, content_type: str) -> str:
+    """The key of a stored image, from its SHA-256 and content type (no bytes needed)."""
+    return f"{sha256}.{_EXTENSIONS[content_type]}"
 
 
 def _checked(key: str) -> str:

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from provenant.adapters.tracking import (
-    EXECUTION_TAG, WORKFLOW_TAG, RunQuery, TrackedRun, TrackingUnavailable)
+    EXECUTION_TAG, WORKFLOW_TAG, RunQuery, RunRecord, TrackedRun, TrackingUnavailable)
 from provenant.domain.lineage import is_valid_run_id
 
 _PAGE = 1000
@@ -165,6 +165,36 @@ class MlflowTracker:
                 return None
             raise
         return None if run.info.lifecycle_stage == "deleted" else _tracked(run)
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        try:
+            run = self._call(self.client.get_run, run_id)
+        except Exception as exc:
+            if _is_not_found(exc) or _is_bad_request(exc):
+                return None
+            raise
+        if run.info.lifecycle_stage == "deleted":
+            return None
+        return RunRecord(run.info.run_id, run.info.experiment_id, run.info.status,
+                         dict(run.data.params), dict(run.data.metrics), dict(run.data.tags))
+
+    def run_file(self, run_id: str, path: str) -> bytes | None:
+        from mlflow.artifacts import download_artifacts
+
+        # Listed first: a missing file is an answer (None), not an outage.
+        folder_path = path.rpartition("/")[0] or None
+        try:
+            listed = self._call(self.client.list_artifacts, run_id, folder_path)
+        except Exception as exc:
+            if _is_not_found(exc) or _is_bad_request(exc):
+                return None
+            raise
+        if not any(f.path == path and not f.is_dir for f in listed):
+            return None
+        with tempfile.TemporaryDirectory(prefix="provenant-run-file-") as folder:
+            local = self._call(download_artifacts, run_id=run_id, artifact_path=path,
+                               dst_path=folder, tracking_uri=self.tracking_uri)
+            return Path(local).read_bytes()
 
     def runs_by_id(self, run_ids: list[str], experiment_ids: list[str] | None = None,
                    chunk: int = 100) -> dict[str, TrackedRun]:

@@ -32,6 +32,18 @@ class TrackedRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What a run recorded: its params, latest metrics and tags (for evidence bundles)."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class RunQuery:
     """Active runs whose tags equal `tags` exactly and that carry the tag `has_tag`."""
 
@@ -63,6 +75,12 @@ class Tracker(Protocol):
 
     def get_run(self, run_id: str) -> TrackedRun | None:
         """The run, or None when it does not exist or was deleted."""
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        """A run's params, metrics and tags; None when it does not exist or was deleted."""
+
+    def run_file(self, run_id: str, path: str) -> bytes | None:
+        """A file logged into a run (path inside the run); None when there is none."""
 
     def runs_by_id(self, run_ids: list[str],
                    experiment_ids: list[str] | None = None) -> dict[str, TrackedRun]:

@@ -96,18 +96,22 @@ def repairs(artifact_id: int | None = typer.Option(None, "--artifact-id", min=1)
 
 @lineage_app.command("verify")
 def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
-    """Check stored lineage against MLflow; exit 1 on any mismatch or error."""
+    """Check stored lineage against MLflow, content against its hash and the run's manifest,
+    and decision chains for missing links; exit 1 on any problem."""
     report = runtime.verify(get_services())
     print_report(report, as_json,
                  f"checked {report.checked} artifacts against {report.runs} runs "
                  f"({report.tracking_calls} tracking calls): "
                  f"{len(report.mismatches)} mismatch(es)",
-                 [f"artifact {m.artifact_id} -> run {m.run_id}: {m.problem}"
+                 [f"artifact {m.artifact_id}"
+                  + (f" -> run {m.run_id}" if m.run_id else "") + f" ({m.check} check): {m.problem}"
                   for m in report.mismatches])
     if report.errors:
         raise CliError("lineage verify: " + "; ".join(report.errors))
     if report.mismatches:
-        raise CliError(f"{len(report.mismatches)} artifact(s) name a run that does not match")
+        checks = sorted({m.check for m in report.mismatches})
+        raise CliError(f"{len(report.mismatches)} problem(s) found by the {', '.join(checks)} "
+                       "check(s)")
 
 
 def _ids(ids: list[int], shown: int = 20) -> str:

@@ -135,6 +135,7 @@ class Artifact(WorkflowContext):
     image_content_type: str | None = None
     image_sha256: str | None = None
     lineage_repaired_at: datetime | None = None
+    content_sha256: str | None = None
 
     @property
     def lineage(self) -> Lineage | None:

@@ -57,9 +57,12 @@ class RepairReport(Report):
 
 class Mismatch(BaseModel):
     artifact_id: int
-    run_id: str
+    run_id: str | None
     experiment_id: str | None
     problem: str
+    check: str = Field("lineage", description=(
+        "what caught it: lineage (the run), content (the stored hash), manifest (the run's "
+        "own record) or chain (a missing link)"))
 
 
 class VerifyReport(Report):

@@ -17,7 +17,8 @@ from provenant.http.errors import install_error_handlers
 from provenant.http.limits import BodySizeLimit
 from provenant.http.metrics import app_registry
 from provenant.http.metrics import router as metrics_router
-from provenant.http.api import artifacts, executions, health, images, lineage, repair
+from provenant.http.api import (
+    artifacts, executions, health, images, lineage, provenance, repair)
 from provenant.http.web.routes import router as web_router
 from provenant import runtime
 from provenant.bootstrap import Services, get_services
@@ -89,7 +90,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     if services.settings.api_token is not None:
         declare_write_token(app)
 
-    for module in (health, artifacts, images, lineage, executions, repair):
+    for module in (health, artifacts, images, lineage, executions, repair, provenance):
         app.include_router(module.router)
     app.include_router(metrics_router)
     app.include_router(web_router)

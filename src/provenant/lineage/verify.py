@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from provenant.adapters.blobs import BlobStore
+from provenant.lineage.integrity import IntegrityCheck
 from provenant.adapters.tracking import TrackedRun, Tracker, TrackingUnavailable
 from provenant.domain.artifacts import Artifact
 from provenant.domain.lineage import is_valid_run_id
@@ -13,22 +15,27 @@ from provenant.store.repository import ArtifactRepository
 _LOOKUP_CHUNK = 500  # artifacts read per step; their distinct runs are fetched 100 per call
 
 
-def verify_lineage(repository: ArtifactRepository, tracker: Tracker) -> VerifyReport:
-    """Check each artifact with lineage against its MLflow run (runs fetched in batches)."""
+def verify_lineage(repository: ArtifactRepository, tracker: Tracker,
+                   blobs: BlobStore | None = None) -> VerifyReport:
+    """Check each artifact with lineage against its MLflow run (runs fetched in batches),
+    and every artifact's content against its hash and its run's manifest."""
     report = VerifyReport()
+    integrity = IntegrityCheck(repository, tracker, blobs)
     calls_before = tracker.calls
     runs: dict[str, TrackedRun | None] = {}  # each distinct run is fetched once
     try:
         experiment_ids = tracker.experiment_ids()
-        for chunk in _with_lineage(repository, _LOOKUP_CHUNK):
-            new_ids = sorted({a.run_id for a in chunk} - runs.keys())
+        for chunk in _in_chunks(repository, _LOOKUP_CHUNK):
+            new_ids = sorted({a.run_id for a in chunk if a.run_id} - runs.keys())
             fetched = tracker.runs_by_id(new_ids, experiment_ids) if new_ids else {}
             runs.update((run_id, fetched.get(run_id)) for run_id in new_ids)
-            report.checked += len(chunk)
+            report.checked += sum(1 for a in chunk if a.run_id)
             report.mismatches.extend(
                 Mismatch(artifact_id=a.id, run_id=a.run_id, experiment_id=a.experiment_id,
                          problem=problem)
-                for a in chunk if (problem := run_problem(a, runs[a.run_id])))
+                for a in chunk if a.run_id and (problem := run_problem(a, runs[a.run_id])))
+            report.mismatches.extend(integrity.chunk(chunk, runs))
+        report.mismatches.extend(integrity.missing())
     except TrackingUnavailable as exc:
         report.errors.append(str(exc))
     report.runs = len(runs)
@@ -36,13 +43,13 @@ def verify_lineage(repository: ArtifactRepository, tracker: Tracker) -> VerifyRe
     return report
 
 
-def _with_lineage(repository: ArtifactRepository, size: int) -> Iterator[list[Artifact]]:
-    """Artifacts that name a run, `size` at a time, newest first."""
+def _in_chunks(repository: ArtifactRepository, size: int) -> Iterator[list[Artifact]]:
+    """Every artifact, `size` at a time, newest first."""
     cursor = None
     chunk: list[Artifact] = []
     while True:
         items, cursor = repository.list(limit=1000, cursor=cursor)
-        chunk.extend(a for a in items if a.run_id)
+        chunk.extend(items)  # all: content is checked with or without lineage
         while len(chunk) >= size:
             yield chunk[:size]
             chunk = chunk[size:]

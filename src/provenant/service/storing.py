@@ -1,6 +1,7 @@
 """Store an artifact: validate it, decide its lineage once, put its image, insert its row."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -8,15 +9,17 @@ from typing import Any
 from provenant.adapters.blobs import BlobStore
 from provenant.adapters.tracking import Tracker, TrackingUnavailable
 from provenant.domain.artifacts import Artifact, ArtifactType, NewArtifact
-from provenant.domain.errors import NotFound
+from provenant.domain.errors import NotFound, Refused
 from provenant.domain.lineage import Lineage
 from provenant.lineage.context import current_run
 from provenant.lineage.resolve import Claims, Resolver
 from provenant.service.images import put_image
 from provenant.store.repository import ArtifactRepository
 
-# Keywords that place an artifact in a workflow; every other keyword is payload.
-CONTEXT_KEYS = ("workflow_id", "execution_id", "run_id", "experiment_id", "dag_id", "task_id")
+# Keywords that place an artifact in a workflow (or its decision chain: `inputs`, the ids
+# it was derived from); every other keyword is payload.
+CONTEXT_KEYS = ("workflow_id", "execution_id", "run_id", "experiment_id", "dag_id", "task_id",
+                "inputs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,15 @@ class StoreLineage:
     workflow_id: str | None
     execution_id: str | None
     lineage: Lineage | None
+
+
+def input_ids(inputs: Sequence[int] | None) -> list[int]:
+    """The given input ids, each a positive integer; Refused otherwise."""
+    ids = list(inputs or ())
+    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int) or i < 1]
+    if bad:
+        raise Refused(f"inputs are artifact ids (positive integers), not {bad[0]!r}")
+    return ids
 
 
 class ArtifactWriter:
@@ -70,12 +82,14 @@ class ArtifactWriter:
               step_name: str | None = None, workflow_id: str | None = None,
               execution_id: str | None = None, run_id: str | None = None,
               experiment_id: str | None = None, dag_id: str | None = None,
-              task_id: str | None = None) -> Artifact:
+              task_id: str | None = None, inputs: Sequence[int] | None = None) -> Artifact:
         """Validate and store one artifact (and its image), its lineage decided as it is stored.
 
-        Storing again under the same (workflow_id, execution_id, step_name, name), as a
-        retried task does, returns the stored artifact when the content is the same and
-        raises ArtifactConflict (nothing written) when it differs.
+        `inputs` are the ids of the artifacts it was derived from (they must exist, in the
+        same execution); its content hash is computed as it is stored. Storing again under
+        the same (workflow_id, execution_id, step_name, name), as a retried task does,
+        returns the stored artifact when the content and inputs are the same and raises
+        ArtifactConflict (nothing written) when they differ.
         """
         resolved = self.lineage_for(workflow_id=workflow_id, execution_id=execution_id,
                                     run_id=run_id, experiment_id=experiment_id)
@@ -86,7 +100,7 @@ class ArtifactWriter:
             run_id=resolved.lineage.run_id if resolved.lineage else None,
             experiment_id=resolved.lineage.experiment_id if resolved.lineage else None)
         key, content_type = put_image(self.blobs, image) if image is not None else (None, None)
-        return self.repository.add(new, key, content_type)
+        return self.repository.add(new, key, content_type, input_ids(inputs))
 
     def chart(self, *, name: str, symbol: str | None, image: bytes | str | Path,
               chart_type: str, step_name: str | None = None, **kwargs: Any) -> Artifact:

@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
-from provenant.domain.errors import Conflict
+from provenant.domain.errors import Conflict, NotFound, Refused
+from provenant.domain.provenance import Edge, content_hash
 from provenant.domain.reports import RepairRecord
-from provenant.store.tables import IDEMPOTENCY_KEY, artifacts, lineage_repairs
+from provenant.store.tables import IDEMPOTENCY_KEY, artifact_inputs, artifacts, lineage_repairs
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
 _ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
@@ -76,8 +77,17 @@ def _to_artifact(row) -> Artifact:
         created_at=_aware(m["created_at"]), updated_at=_aware(m["updated_at"]),
         lineage_repaired_at=_aware(m["lineage_repaired_at"]),
         has_image=m["image_key"] is not None, image_content_type=m["image_content_type"],
-        image_sha256=(m["image_key"] or "").split(".")[0] or None,
+        image_sha256=_image_sha256(m["image_key"]), content_sha256=m["content_sha256"],
     )
+
+
+def _image_sha256(image_key: str | None) -> str | None:
+    """Image keys are content-addressed: `<sha256>.<ext>`."""
+    return (image_key or "").split(".")[0] or None
+
+
+def _hash(new: NewArtifact, image_key: str | None) -> str:
+    return content_hash(new.type, new.name, new.symbol, new.payload, _image_sha256(image_key))
 
 
 def _differences(stored: Artifact, new: NewArtifact, image_key: str | None) -> list[str]:
@@ -90,7 +100,7 @@ def _differences(stored: Artifact, new: NewArtifact, image_key: str | None) -> l
                if str(getattr(stored, field) or "") != str(getattr(new, field) or "")]
     if content(stored.payload) != content(new.payload):
         differs.append("payload")
-    if stored.image_sha256 != ((image_key or "").split(".")[0] or None):
+    if stored.image_sha256 != _image_sha256(image_key):
         differs.append("image")
     return differs
 
@@ -135,19 +145,24 @@ class ArtifactRepository:
         return self.engine.connect().execution_options(**options)
 
     def add(self, new: NewArtifact, image_key: str | None = None,
-            image_content_type: str | None = None) -> Artifact:
-        """Insert one artifact and return it as stored.
+            image_content_type: str | None = None, inputs: Sequence[int] = ()) -> Artifact:
+        """Insert one artifact (with the ids it was derived from) and return it as stored.
 
         Idempotent under (workflow_id, execution_id, step_name, name): the same content
-        stored again returns the first row; different content raises ArtifactConflict.
+        and inputs stored again return the first row; different ones raise ArtifactConflict.
         """
         try:
-            return self.add_many([new], [(image_key, image_content_type)])[0]
+            return self.add_many([new], [(image_key, image_content_type)], [inputs])[0]
         except IntegrityError:
             stored = self.by_idempotency_key(new) if new.id is None else None
             if stored is None:
                 raise  # not the idempotency key (e.g. an explicit id already taken)
+        if stored.id in inputs:
+            raise Refused(f"input artifact {stored.id} is the artifact being stored again: it "
+                          "cannot be an input of itself; nothing was stored")
         differs = _differences(stored, new, image_key)
+        if set(self.inputs_of(stored.id)) != set(inputs):
+            differs.append("inputs")
         if differs:
             key = {column: getattr(new, column) for column in IDEMPOTENCY_KEY}
             log.warning(json.dumps({"event": "artifact_conflict", **key,
@@ -169,21 +184,35 @@ class ArtifactRepository:
         return _to_artifact(row) if row else None
 
     def add_many(self, items: Sequence[NewArtifact],
-                 images: Sequence[tuple[str | None, str | None]] | None = None) -> list[Artifact]:
-        """Insert artifacts in one transaction, keeping explicit ids where given."""
+                 images: Sequence[tuple[str | None, str | None]] | None = None,
+                 inputs: Sequence[Sequence[int]] | None = None) -> list[Artifact]:
+        """Insert artifacts in one transaction, keeping explicit ids where given.
+
+        Each row gets its content hash; `inputs` (per item) become derivation edges, each
+        checked first (it exists, in the same execution): a bad one raises Refused and
+        nothing is written.
+        """
         stamp = now()
         images = images or [(None, None)] * len(items)
+        inputs = inputs or [()] * len(items)
         ids: list[int] = []
         with self._write() as conn, conn.begin():
-            for new, (key, content_type) in zip(items, images, strict=True):
+            for new, (key, content_type), input_ids in zip(items, images, inputs, strict=True):
+                input_ids = list(dict.fromkeys(input_ids))
+                _check_inputs(conn, new, input_ids)
                 values = new.model_dump(exclude={"id", "created_at", "updated_at"})
                 values.update(created_at=new.created_at or stamp,
                               updated_at=new.updated_at or stamp,
-                              image_key=key, image_content_type=content_type)
+                              image_key=key, image_content_type=content_type,
+                              content_sha256=_hash(new, key))
                 if new.id is not None:  # only the legacy import keeps ids
                     values.update(id=new.id, imported=True)
                 result = conn.execute(insert(artifacts).values(**values))
                 ids.append(result.inserted_primary_key[0])
+                if input_ids:
+                    conn.execute(insert(artifact_inputs), [
+                        {"artifact_id": ids[-1], "input_id": i, "inferred": False}
+                        for i in input_ids])
             if conn.dialect.name == "postgresql" and any(n.id for n in items):
                 # Explicit ids do not advance the sequence; keep it ahead of them.
                 conn.exec_driver_sql(
@@ -215,14 +244,80 @@ class ArtifactRepository:
         return (row[0], row[1]) if row and row[0] else None
 
     def set_image(self, artifact_id: int, image_key: str, image_content_type: str) -> bool:
-        """Attach an image to an artifact that has none; False if it already had one."""
+        """Attach an image to an artifact that has none; False if it already had one.
+
+        The image is part of the content: a hashed row is hashed again with it.
+        """
         with self._write() as conn, conn.begin():
+            row = conn.execute(select(artifacts).where(artifacts.c.id == artifact_id)).first()
+            if row is None or row.image_key is not None:
+                return False
+            stored = _to_artifact(row)
+            rehashed = stored.content_sha256 and content_hash(
+                stored.type, stored.name, stored.symbol, stored.payload,
+                _image_sha256(image_key))
             result = conn.execute(
                 update(artifacts)
                 .where(and_(artifacts.c.id == artifact_id, artifacts.c.image_key.is_(None)))
                 .values(image_key=image_key, image_content_type=image_content_type,
-                        updated_at=now()))
+                        content_sha256=rehashed or None, updated_at=now()))
         return result.rowcount == 1
+
+    def inputs_of(self, artifact_id: int) -> list[int]:
+        """The ids an artifact was derived from."""
+        return [e.input_id for e in self.edges([artifact_id], "up")]
+
+    def edges(self, ids: Iterable[int], direction: str) -> list[Edge]:
+        """Edges into `ids` from their inputs (`up`) or from what was derived from them (`down`)."""
+        ids = list(ids)
+        near, far = ((artifact_inputs.c.artifact_id, artifact_inputs.c.input_id)
+                     if direction == "up" else
+                     (artifact_inputs.c.input_id, artifact_inputs.c.artifact_id))
+        found: list[Edge] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                rows = conn.execute(select(artifact_inputs)
+                                    .where(near.in_(ids[start:start + _ID_CHUNK]))
+                                    .order_by(near, far)).all()
+                found.extend(Edge(artifact_id=r.artifact_id, input_id=r.input_id,
+                                  inferred=r.inferred) for r in rows)
+        return found
+
+    def dangling_edges(self, limit: int = 1000) -> list[Edge]:
+        """Edges whose input no longer exists (a broken link in a decision chain)."""
+        query = (select(artifact_inputs)
+                 .where(~select(artifacts.c.id).where(artifacts.c.id == artifact_inputs.c.input_id)
+                        .exists())
+                 .order_by(artifact_inputs.c.artifact_id).limit(limit))
+        with self.engine.connect() as conn:
+            return [Edge(artifact_id=r.artifact_id, input_id=r.input_id, inferred=r.inferred)
+                    for r in conn.execute(query)]
+
+    def add_inputs(self, artifact_id: int, input_ids: Sequence[int],
+                   inferred: bool = False) -> list[int]:
+        """Record that a stored artifact was derived from `input_ids`; returns the new ones.
+
+        Refused (nothing written) for an input that does not exist, is in another
+        execution, is the artifact itself, or is already downstream of it (a cycle).
+        """
+        input_ids = list(dict.fromkeys(input_ids))
+        with self._write() as conn, conn.begin():
+            row = conn.execute(select(artifacts).where(artifacts.c.id == artifact_id)).first()
+            if row is None:
+                raise NotFound(f"artifact {artifact_id} not found")
+            if artifact_id in input_ids:
+                raise Refused(f"artifact {artifact_id} cannot be an input of itself; "
+                              "nothing was stored")
+            _check_inputs(conn, _to_artifact(row), input_ids)
+            _refuse_cycle(conn, artifact_id, input_ids)
+            known = set(conn.scalars(select(artifact_inputs.c.input_id)
+                                     .where(artifact_inputs.c.artifact_id == artifact_id)))
+            new = [i for i in input_ids if i not in known]
+            if new:
+                conn.execute(insert(artifact_inputs), [
+                    {"artifact_id": artifact_id, "input_id": i, "inferred": inferred}
+                    for i in new])
+        return new
 
     def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:
@@ -339,6 +434,48 @@ class ArtifactRepository:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.scalar(select(func.count()).select_from(artifacts)) or 0
+
+
+def _check_inputs(conn, new: NewArtifact | Artifact, input_ids: list[int]) -> None:
+    """Every input exists and, when the artifact names an execution, belongs to it."""
+    if not input_ids:
+        return
+    if new.id is not None and new.id in input_ids:
+        raise Refused(f"artifact {new.id} cannot be an input of itself; nothing was stored")
+    rows = {r.id: r for r in conn.execute(
+        select(artifacts.c.id, artifacts.c.workflow_id, artifacts.c.execution_id)
+        .where(artifacts.c.id.in_(input_ids)))}
+    missing = [i for i in input_ids if i not in rows]
+    if missing:
+        raise Refused(f"input artifact(s) {', '.join(map(str, missing))} do not exist; "
+                      "nothing was stored")
+    if new.execution_id is None:
+        return
+    for i in input_ids:
+        if (rows[i].execution_id, rows[i].workflow_id) != (new.execution_id, new.workflow_id):
+            raise Refused(f"input artifact {i} belongs to execution {rows[i].execution_id!r} "
+                          f"of {rows[i].workflow_id!r}, not to {new.execution_id!r} of "
+                          f"{new.workflow_id!r}; nothing was stored")
+
+
+_CYCLE_WALK_LIMIT = 100_000  # artifacts: far more than any decision chain
+
+
+def _refuse_cycle(conn, artifact_id: int, input_ids: list[int]) -> None:
+    """Refuse edges artifact -> inputs when an input already derives from the artifact."""
+    seen, frontier = set(input_ids), list(input_ids)
+    while frontier and len(seen) < _CYCLE_WALK_LIMIT:
+        upstream = set()
+        for start in range(0, len(frontier), _ID_CHUNK):
+            upstream.update(conn.scalars(
+                select(artifact_inputs.c.input_id)
+                .where(artifact_inputs.c.artifact_id.in_(frontier[start:start + _ID_CHUNK]))))
+        if artifact_id in upstream:
+            raise Refused(f"artifact {artifact_id} is already upstream of input(s) "
+                          f"{', '.join(map(str, input_ids))}: the edge would make a cycle; "
+                          "nothing was stored")
+        frontier = list(upstream - seen)
+        seen.update(frontier)
 
 
 __all__ = ["ArtifactConflict", "ArtifactRepository", "IntegrityError", "InvalidCursor", "FILTERS"]

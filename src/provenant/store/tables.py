@@ -32,6 +32,9 @@ artifacts = Table(
     Column("payload", JSON, nullable=False),
     Column("image_key", String(200)),
     Column("image_content_type", String(64)),
+    # SHA-256 of the content as stored (domain.provenance.content_hash); NULL on rows stored
+    # before hashing existed, which are then "unverifiable", never silently "verified".
+    Column("content_sha256", String(64)),
     # Rows of the previous system, kept as they were (it stored retries twice).
     Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -66,6 +69,17 @@ _KEYED = and_(artifacts.c.imported == false(),
               *(artifacts.c[column].is_not(None) for column in IDEMPOTENCY_KEY))
 Index("uq_artifacts_idempotency_key", *(artifacts.c[column] for column in IDEMPOTENCY_KEY),
       unique=True, postgresql_where=_KEYED, sqlite_where=_KEYED)
+
+# Derivation edges: `artifact_id` was derived from `input_id` (the decision chain). Walked
+# both ways: up (what an artifact came from) by the primary key, down by the second index.
+# `inferred` edges were guessed afterwards (legacy rows, by step order), not recorded live.
+artifact_inputs = Table(
+    "artifact_inputs", metadata,
+    Column("artifact_id", Id, primary_key=True),
+    Column("input_id", Id, primary_key=True),
+    Column("inferred", Boolean, nullable=False, default=False, server_default=false()),
+    Index(None, "input_id", "artifact_id"),
+)
 
 # One MLflow run per (workflow_id, execution_id): the unique key is the lock that
 # stops two processes from keeping two runs for one execution.

@@ -60,7 +60,8 @@ def create_artifact(body: ArtifactBody, services: ServicesDep, writer: WriterDep
                                 image=image, step_name=body.step_name,
                                 workflow_id=body.workflow_id, execution_id=body.execution_id,
                                 run_id=body.run_id, experiment_id=body.experiment_id,
-                                dag_id=body.dag_id, task_id=body.task_id)
+                                dag_id=body.dag_id, task_id=body.task_id,
+                                inputs=body.inputs)
     except LookupError as exc:  # an explicit run id that MLflow does not know
         raise HTTPException(422, str(exc)) from None
     response.headers["Location"] = f"/api/artifacts/{artifact.id}"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
@@ -93,7 +93,12 @@ ArtifactIn = create_model(
     "ArtifactIn", __base__=_ArtifactInRules,
     __doc__="Body of `POST /api/artifacts`; the payload is validated for its type.",
     **{name: (field.annotation, field) for name, field in NewArtifact.model_fields.items()
-       if name in _BODY_FIELDS})
+       if name in _BODY_FIELDS},
+    # At most 2**53 - 1: every JSON client reads that exactly (a bound of 2**63 - 1 reads as
+    # the float 2**63 in JSON Schema, which then admits 2**63).
+    inputs=(list[Annotated[int, Field(ge=1, le=2**53 - 1)]], Field(
+        default_factory=list, max_length=1000,
+        description="Ids of the artifacts this one was derived from (same execution)")))
 
 
 class LineageOut(BaseModel):

@@ -13,6 +13,7 @@ from provenant.http.deps import ArtifactId, HydratorDep, ServicesDep
 from provenant.domain.artifacts import ArtifactType
 from provenant.store.repository import ArtifactRepository
 from provenant.http.web import format as fmt
+from provenant.http.web.chain import VERIFICATION_HELP, VERIFICATION_WORDS, chain_view
 from provenant.http.web.drawer import STATUS_WORDS, body_of, lineage_view
 from provenant.http.web.listing import (
     LINEAGE_FILTERS, BadListQuery, ListQuery, fetch_page, group_by_execution, parse_list_query,
@@ -23,7 +24,8 @@ _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _env.filters.update(show=fmt.show, time=fmt.show_time)
 _env.globals.update(status_words=STATUS_WORDS, artifact_types=list(ArtifactType),
-                    lineage_filters=LINEAGE_FILTERS)
+                    lineage_filters=LINEAGE_FILTERS, verification_words=VERIFICATION_WORDS,
+                    verification_help=VERIFICATION_HELP)
 templates = Jinja2Templates(env=_env)
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +67,8 @@ def drawer_of(request: Request, artifact_id: ArtifactId, services: ServicesDep,
         list_query = ""
     return {"artifact": artifact, "body": body_of(artifact), "list_query": list_query,
             "lineage": lineage_view(artifact, status, services.settings.mlflow_ui_url),
-            "siblings": siblings[:SIBLINGS_SHOWN], "more_siblings": len(siblings) > SIBLINGS_SHOWN}
+            "siblings": siblings[:SIBLINGS_SHOWN], "more_siblings": len(siblings) > SIBLINGS_SHOWN,
+            "chain": chain_view(services, artifact)}
 
 
 DrawerDep = Annotated[dict[str, Any] | None, Depends(drawer_of)]

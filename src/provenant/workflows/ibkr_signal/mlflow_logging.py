@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from provenant.adapters.tracking import Tracker
+from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, sha256_hex
 
 ARTIFACT_IDS_TAG = "provenant.artifact_ids"
 CHARTS_DIR = "charts"
@@ -37,12 +38,16 @@ def run_metrics(inputs) -> dict[str, float]:
 
 
 def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes],
-                  artifact_ids: list[int]) -> None:
-    """One batch of params, metrics and tags, then the charts and the signal as run files."""
+                  artifact_ids: list[int], manifest: bytes | None = None) -> None:
+    """One batch of params, metrics and tags, then the charts, the signal and the run
+    manifest (its hash also as a tag) as run files."""
     files = {f"{CHARTS_DIR}/{inputs.symbol}_{chart_type}.png": png
              for chart_type, png in charts.items()}
     files["signal.json"] = json.dumps(inputs.signal.model_dump(mode="json"), indent=2).encode()
-    tracker.log_run(run_id, params=run_params(inputs), metrics=run_metrics(inputs),
-                    tags={ARTIFACT_IDS_TAG: ",".join(map(str, artifact_ids)),
-                          "signal_action": inputs.signal.action},
+    tags = {ARTIFACT_IDS_TAG: ",".join(map(str, artifact_ids)),
+            "signal_action": inputs.signal.action}
+    if manifest is not None:
+        files[RUN_MANIFEST_PATH] = manifest
+        tags[RUN_MANIFEST_TAG] = sha256_hex(manifest)
+    tracker.log_run(run_id, params=run_params(inputs), metrics=run_metrics(inputs), tags=tags,
                     files=files)

@@ -114,6 +114,8 @@ class SignalOutputs(StepOutputs):
 
 class OrderInputs(SymbolInputs):
     signal: Signal
+    # The order's input in the decision chain (absent when a caller runs the step alone).
+    signal_artifact_id: int | None = None
 
 
 class OrderOutcome(BaseModel):

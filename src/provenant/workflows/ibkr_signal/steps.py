@@ -1,14 +1,17 @@
 """ibkr_trading_signal_workflow: market data -> charts -> analyst -> signal -> order -> MLflow.
 
 Every artifact is stored inside the execution's open MLflow run, so it carries the run id
-that log_to_mlflow returns. HOLD signals place no order (and store no order artifact);
-BUY and SELL always record one, on paper unless the ibkr broker is configured.
+that log_to_mlflow returns, and names the artifacts it was derived from (the decision chain:
+order <- signal <- analysis <- daily and weekly charts). HOLD signals place no order (and
+store no order artifact); BUY and SELL always record one, on paper unless the ibkr broker is
+configured.
 """
 from __future__ import annotations
 
 from provenant.adapters.analysts import AnalystError, AnalystRequest, ChartImage, get_analyst
 from provenant.adapters.brokers import get_broker
 from provenant.adapters.market_data import check_source, fetch_bars
+from provenant.domain.provenance import run_manifest
 from provenant.domain.indicators import compute_indicators, resample_weekly, snapshot
 from provenant.domain.signals import Order
 from provenant.service.images import read_image
@@ -79,8 +82,9 @@ def analyze_with_llm(ctx: StepContext, inputs: AnalysisInputs) -> AnalysisOutput
     request = AnalystRequest(inputs.symbol, inputs.daily_indicators, inputs.weekly_indicators,
                              charts)
     name = f"{inputs.symbol} chart analysis"
+    chart_ids = [c.artifact_id for c in charts]
     common = {"name": name, "symbol": inputs.symbol, "step_name": ctx.step_name,
-              "chart_artifact_ids": [c.artifact_id for c in charts]}
+              "chart_artifact_ids": chart_ids, "inputs": chart_ids}
     try:
         analysis = get_analyst(inputs.params.analyst, ctx.settings).analyze(request)
     except AnalystError as exc:
@@ -111,7 +115,8 @@ def generate_signal(ctx: StepContext, inputs: SignalInputs) -> SignalOutputs:
         name=f"{inputs.symbol} {signal.action} signal", symbol=inputs.symbol,
         action=signal.action, confidence=signal.confidence, step_name=ctx.step_name,
         **fields, model_name=inputs.analysis.model_name,
-        llm_artifact_id=inputs.analysis.llm_artifact_id)
+        llm_artifact_id=inputs.analysis.llm_artifact_id,
+        inputs=[inputs.analysis.llm_artifact_id])
     return SignalOutputs(signal=signal, signal_artifact_id=stored.id)
 
 
@@ -129,20 +134,24 @@ def place_order(ctx: StepContext, inputs: OrderInputs) -> OrderOutputs:
         order_type=order.order_type, step_name=ctx.step_name,
         limit_price=order.limit_price, stop_loss=order.stop_loss,
         take_profit=order.take_profit, broker=placement.broker, status=placement.status,
-        sent=placement.sent, **placement.details)
+        sent=placement.sent, **placement.details,
+        inputs=[inputs.signal_artifact_id] if inputs.signal_artifact_id else [])
     return OrderOutputs(order=OrderOutcome(status=placement.status, broker=placement.broker,
                                            artifact_id=stored.id))
 
 
 def log_to_mlflow(ctx: StepContext, inputs: LogInputs) -> LogOutputs:
-    """Params, metrics, chart images and artifact ids into the execution's run; its id."""
+    """Params, metrics, chart images, artifact ids and the run manifest (each artifact's hash
+    and inputs, an independent record for `lineage verify`) into the execution's run; its id."""
     artifact_ids = [inputs.daily_chart.artifact_id, inputs.weekly_chart.artifact_id,
                     inputs.analysis.llm_artifact_id, inputs.signal_artifact_id]
     if inputs.order.artifact_id is not None:
         artifact_ids.append(inputs.order.artifact_id)
     charts = {ref.chart_type: chart_png(ctx, ref.artifact_id)
               for ref in (inputs.daily_chart, inputs.weekly_chart)}
-    log_execution(ctx.deps.tracker, ctx.run.run_id, inputs, charts, artifact_ids)
+    stored = ctx.deps.artifacts.get_many(artifact_ids)
+    manifest = run_manifest(stored, ctx.deps.artifacts.edges(artifact_ids, "up"))
+    log_execution(ctx.deps.tracker, ctx.run.run_id, inputs, charts, artifact_ids, manifest)
     return LogOutputs(logged_run_id=ctx.run.run_id, logged_artifact_ids=artifact_ids)
 
 

@@ -1,0 +1,104 @@
+"""The decision chain: content hashes, derivation edges and provenance reports (no I/O)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from provenant.domain.reports import Report
+
+HASH_VERSION = "v1"  # part of what is hashed: a new canonical form never matches an old hash
+
+
+class Verification(StrEnum):
+    verified = "verified"          # the stored content still hashes to its content_sha256
+    changed = "changed"            # it does not (or its image bytes do not)
+    unverifiable = "unverifiable"  # stored before hashing existed: nothing to compare with
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte form per JSON value: sorted keys, no spaces, UTF-8, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def content_hash(artifact_type: str, name: str, symbol: str | None,
+                 payload: Mapping[str, Any], image_sha256: str | None) -> str:
+    """SHA-256 over the canonical JSON of an artifact's content (and its image's hash).
+
+    The payload goes through JSON first, as the database keeps it (tuples become lists).
+    """
+    content = {"v": HASH_VERSION, "type": str(artifact_type), "name": name, "symbol": symbol,
+               "payload": json.loads(json.dumps(payload)), "image_sha256": image_sha256}
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of some bytes, as hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Edge(BaseModel):
+    """`artifact_id` was derived from `input_id`; `inferred` edges were guessed later."""
+
+    artifact_id: int
+    input_id: int
+    inferred: bool = False
+
+
+class NodeLineage(BaseModel):
+    status: str
+    mlflow_run_url: str | None = None
+
+
+class ProvenanceNode(BaseModel):
+    """One artifact of a chain, with where it came from and whether it is unchanged."""
+
+    id: int
+    type: str
+    name: str
+    symbol: str | None
+    step_name: str | None
+    workflow_id: str | None
+    execution_id: str | None
+    run_id: str | None
+    experiment_id: str | None
+    created_at: datetime
+    depth: int = Field(description="links from the artifact asked about (0 = itself)")
+    lineage: NodeLineage
+    content_sha256: str | None
+    verification: Verification
+    problems: list[str] = Field(default_factory=list, description="what changed, in words")
+
+
+class Provenance(Report):
+    """The chain up (what an artifact was derived from) or down (what was derived from it)."""
+
+    artifact_id: int
+    direction: Literal["up", "down"]
+    nodes: list[ProvenanceNode]
+    edges: list[Edge]
+    truncated: bool = Field(False, description="the walk stopped at its bound")
+
+    @property
+    def ok(self) -> bool:
+        return all(n.verification != Verification.changed for n in self.nodes)
+
+
+RUN_MANIFEST_PATH = "provenant/manifest.json"  # inside the MLflow run
+RUN_MANIFEST_TAG = "provenant.manifest_sha256"  # the run's own record of the manifest's hash
+
+
+def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:
+    """The run's independent record of its artifacts: id, type, name, hash and inputs."""
+    inputs: dict[int, list[int]] = {}
+    for edge in edges:
+        inputs.setdefault(edge.artifact_id, []).append(edge.input_id)
+    return canonical_json({"format": "provenant-run-manifest", "version": 1, "artifacts": [
+        {"id": a.id, "type": str(a.type), "name": a.name, "content_sha256": a.content_sha256,
+         "inputs": sorted(inputs.get(a.id, []))} for a in artifacts]})

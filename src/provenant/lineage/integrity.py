@@ -1,0 +1,104 @@
+"""Content checks for `lineage verify`: stored hashes, the run's manifest, missing links."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from provenant.adapters.blobs import BlobStore, key_for
+from provenant.adapters.tracking import TrackedRun, Tracker
+from provenant.domain.artifacts import Artifact
+from provenant.domain.provenance import (
+    RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash, sha256_hex)
+from provenant.domain.reports import Mismatch
+from provenant.store.repository import ArtifactRepository
+
+Manifest = dict[int, dict]  # artifact id -> its manifest entry
+
+
+def content_problems(artifact: Artifact, blobs: BlobStore | None) -> list[str]:
+    """What no longer matches the artifact's content hash (its image bytes too, given blobs).
+
+    Empty for an artifact stored before hashes were recorded: there is nothing to compare.
+    """
+    if artifact.content_sha256 is None:
+        return []
+    problems = []
+    if content_hash(artifact.type, artifact.name, artifact.symbol, artifact.payload,
+                    artifact.image_sha256) != artifact.content_sha256:
+        problems.append("stored content no longer matches its content_sha256")
+    if blobs is not None and artifact.image_sha256 is not None:
+        try:  # the key follows from the row: no query per image
+            data = blobs.get(key_for(artifact.image_sha256, artifact.image_content_type))
+        except KeyError:
+            return [*problems, "image is missing from the blob store"]
+        if sha256_hex(data) != artifact.image_sha256:
+            problems.append("image bytes no longer match their sha256")
+    return problems
+
+
+class IntegrityCheck:
+    """Checks artifacts a chunk at a time; each run's manifest is fetched once."""
+
+    def __init__(self, repository: ArtifactRepository, tracker: Tracker,
+                 blobs: BlobStore | None = None) -> None:
+        self.repository, self.tracker, self.blobs = repository, tracker, blobs
+        self.manifests: dict[str, Manifest | str] = {}  # run id -> entries, or why none
+
+    def chunk(self, chunk: list[Artifact], runs: dict[str, TrackedRun | None]) -> list[Mismatch]:
+        """Every content, image and manifest problem of these artifacts."""
+        inputs: dict[int, list[int]] = {}
+        for edge in self.repository.edges([a.id for a in chunk], "up"):
+            inputs.setdefault(edge.artifact_id, []).append(edge.input_id)
+        found = []
+        for artifact in chunk:
+            problems = [("content", p) for p in content_problems(artifact, self.blobs)]
+            run = runs.get(artifact.run_id) if artifact.run_id else None
+            if run is not None and RUN_MANIFEST_TAG in run.tags:
+                problems += [("manifest", p) for p in
+                             self._manifest(artifact, run, sorted(inputs.get(artifact.id, [])))]
+            found += [Mismatch(artifact_id=artifact.id, run_id=artifact.run_id,
+                               experiment_id=artifact.experiment_id, problem=p, check=check)
+                      for check, p in problems]
+        return found
+
+    def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
+        manifest = self.manifests.get(run.run_id)
+        if manifest is None:
+            manifest = self.manifests[run.run_id] = self._read_manifest(run)
+        if isinstance(manifest, str):
+            yield manifest
+            return
+        entry = manifest.get(artifact.id)
+        if entry is None:
+            return  # stored in the run but not logged by it (e.g. a failed LLM attempt)
+        if entry.get("content_sha256") != artifact.content_sha256:
+            yield f"content_sha256 differs from run {run.run_id}'s manifest"
+        if sorted(entry.get("inputs") or []) != inputs:
+            yield (f"inputs {inputs} differ from run {run.run_id}'s manifest "
+                   f"({sorted(entry.get('inputs') or [])})")
+
+    def _read_manifest(self, run: TrackedRun) -> Manifest | str:
+        data = self.tracker.run_file(run.run_id, RUN_MANIFEST_PATH)
+        if data is None:
+            return f"run {run.run_id} records a manifest, but {RUN_MANIFEST_PATH} is missing"
+        if sha256_hex(data) != run.tags[RUN_MANIFEST_TAG]:
+            return f"run {run.run_id}'s {RUN_MANIFEST_PATH} does not match the hash it recorded"
+        try:
+            return {int(e["id"]): e for e in json.loads(data)["artifacts"]}
+        except (ValueError, KeyError, TypeError):
+            return f"run {run.run_id}'s {RUN_MANIFEST_PATH} cannot be read"
+
+    def missing(self) -> list[Mismatch]:
+        """Links to artifacts that no longer exist: in the edges, and in the manifests."""
+        found = [Mismatch(artifact_id=e.artifact_id, run_id=None, experiment_id=None,
+                          check="chain", problem=f"input artifact {e.input_id} is missing: "
+                                                 "the decision chain has a broken link")
+                 for e in self.repository.dangling_edges()]
+        for run_id, manifest in self.manifests.items():
+            if isinstance(manifest, dict):
+                gone = set(manifest) - self.repository.existing_ids(manifest)
+                found += [Mismatch(artifact_id=i, run_id=run_id, experiment_id=None,
+                                   check="manifest", problem=f"listed in run {run_id}'s "
+                                                             "manifest but not stored")
+                          for i in sorted(gone)]
+        return found
