@@ -6,7 +6,7 @@ import pytest
 
 from provenant.bootstrap import Services
 from provenant.domain.artifacts import NewArtifact
-from tests.e2e.conftest import null_words_in, serve_app
+from tests.support.browser import null_words_in, serve_app
 from tests.support.legacy_dag_rows import bars
 
 pytestmark = pytest.mark.browser

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_api_common import (  # noqa: F401  (fixtures)
-    AUTH, WF, api, api_settings, log_run, png_bytes, start_api)
+from tests.support.api import AUTH, WF, log_run, png_bytes
 from tests.support.image_server import image_server
 
 EXECUTION = "2025-11-15 13:54:31.981650+00:00"
@@ -129,8 +128,9 @@ def test_patch_attaches_lineage_once_with_an_audit_row(api, mlflow_uri):
 
 
 def test_list_answers_artifacts_total_and_groups(api):
-    for execution in ("e1", "e1", "e2"):
-        post(api, flat_chart(execution_id=execution))
+    # Two charts of e1 under different names: the same name would be the same artifact.
+    for n, execution in enumerate(("e1", "e1", "e2")):
+        post(api, flat_chart(execution_id=execution, name=f"TSLA chart {n}"))
     post(api, flat_chart(execution_id=None))
     page = api.get("/api/artifacts/?limit=2").json()
     assert page["total"] == 4 and len(page["artifacts"]) == 2

@@ -13,9 +13,8 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from provenant.domain.artifacts import NewArtifact
-from tests.conftest import _postgres_url
-from tests.integration.test_api_serve import serve, stop, wait_healthy
-from tests.integration.test_repair_cli import cli
+from tests.support.environment import require_postgres
+from tests.support.cli import cli, serve, stop, wait_healthy
 from tests.support.image_server import image_server
 from tests.support.legacy_client import LegacyDagClient
 from tests.support.legacy_dag_rows import (
@@ -41,7 +40,7 @@ def old_system(tmp_path):
     jpeg, png = image("JPEG"), image("PNG")
     (charts / "TSLA_1W_20251115_135431.jpeg").write_bytes(jpeg)
     (charts / "TSLA_1D_20251115_135431.html").write_text("<html><div>plotly</div></html>")
-    with image_server() as (minio, files), postgres_legacy_url(_postgres_url()) as url:
+    with image_server() as (minio, files), postgres_legacy_url(require_postgres()) as url:
         files[f"/trading-charts/charts/TSLA/daily/20251115_135431.png"] = (200, png, {})
         files[f"/trading-charts/charts/TSLA/weekly/20251115_135431.png"] = (200, png, {})
         LegacyPostgres(url).add(*dag_rows(minio)).close()

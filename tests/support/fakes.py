@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from provenant.adapters.tracking import RunQuery, RunRecord, TrackedRun, TrackingUnavailable
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
+from provenant.domain.provenance import Edge
 from provenant.domain.reports import RepairRecord
 from provenant.store.repository import FILTERS, decode_cursor, encode_cursor
 
@@ -165,6 +166,7 @@ class FakeRepository:
         self.rows: dict[int, Artifact] = {}
         self.images: dict[int, tuple[str, str]] = {}
         self.audit: list[RepairRecord] = []  # oldest first, like the table's ids
+        self.inputs: list[Edge] = []  # derivation edges
         self._ids = itertools.count(1)
 
     def add(self, new: NewArtifact, image_key: str | None = None,
@@ -177,12 +179,24 @@ class FakeRepository:
                             image_sha256=image_key.split(".")[0] if image_key else None,
                             **new.model_dump(exclude={"id", "created_at", "updated_at"}))
         self.rows[artifact_id] = artifact
+        self.inputs += [Edge(artifact_id=artifact_id, input_id=i) for i in dict.fromkeys(inputs)]
         if image_key is not None:
             self.images[artifact_id] = (image_key, image_content_type or "")
         return artifact
 
     def get(self, artifact_id: int) -> Artifact | None:
         return self.rows.get(artifact_id)
+
+    def edges(self, ids: Iterable[int], direction: str) -> list[Edge]:
+        wanted = set(ids)
+        near = (lambda e: e.artifact_id) if direction == "up" else (lambda e: e.input_id)
+        return [e for e in self.inputs if near(e) in wanted]
+
+    def dangling_edges(self, limit: int = 1000) -> list[Edge]:
+        return [e for e in self.inputs if e.input_id not in self.rows][:limit]
+
+    def existing_ids(self, ids: Iterable[int]) -> set[int]:
+        return {i for i in ids if i in self.rows}
 
     def get_many(self, ids: Iterable[int]) -> list[Artifact]:
         return [self.rows[i] for i in ids if i in self.rows]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
@@ -29,15 +28,6 @@ from provenant.service.storing import ArtifactWriter
 log = logging.getLogger("provenant.api")
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
-
-
-def _warm_tracker(services: Services) -> None:
-    """Open the tracking store once at start: a local MLflow store creates its schema on first
-    use (seconds), which the first request would otherwise wait for."""
-    try:
-        services.tracker.experiment_ids()
-    except Exception as exc:  # a down tracker is reported by the requests that need it
-        log.warning("MLflow tracking is not answering yet: %s", str(exc).splitlines()[0][:200])
 
 
 def _start_scheduled_repair(services: Services) -> PeriodicRepair | None:
@@ -71,8 +61,6 @@ def create_app(services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scheduled = _start_scheduled_repair(services)
-        threading.Thread(target=_warm_tracker, args=(services,), name="provenant-warm-tracker",
-                         daemon=True).start()
         try:
             yield
         finally:

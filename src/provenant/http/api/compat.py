@@ -13,7 +13,7 @@ from provenant.adapters.image_fetch import (
 from provenant.domain.artifacts import ArtifactType, WorkflowContext, validate_payload
 from provenant.domain.errors import Refused, describe_error
 from provenant.domain.legacy import LEGACY_TYPES, WIDE_FIELDS, typed_payload
-from provenant.http.api.schemas import ArtifactIn, _ArtifactInRules
+from provenant.http.api.schemas import ArtifactIn, InputIds, _ArtifactInRules
 
 
 class _Wide(BaseModel):
@@ -46,6 +46,7 @@ class FlatArtifactIn(_ArtifactInRules, _Wide):
     image_path: str | None = Field(default=None, max_length=2000, description=(
         "An http(s) URL under PROVENANT_IMAGE_FETCH_PREFIXES is fetched and stored as the "
         "chart's image; a file path is only recorded."))
+    inputs: InputIds
 
     def typed(self) -> tuple[ArtifactType, dict[str, Any]]:
         """Today's type and payload for this body; Refused with the reasons if invalid."""

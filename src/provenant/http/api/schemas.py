@@ -87,6 +87,12 @@ def _integral_floats_as_ints(value: Any) -> Any:
     return value
 
 
+# At most 2**53 - 1: every JSON client reads that exactly (a bound of 2**63 - 1 reads as
+# the float 2**63 in JSON Schema, which then admits 2**63).
+InputIds = Annotated[list[Annotated[int, Field(ge=1, le=2**53 - 1)]], Field(
+    default_factory=list, max_length=1000,
+    description="Ids of the artifacts this one was derived from (same execution)")]
+
 # The body's fields are the domain's, with the same limits; ids and timestamps are the server's.
 _BODY_FIELDS = ("type", "name", "symbol", "run_id", "experiment_id", "payload")
 ArtifactIn = create_model(
@@ -94,11 +100,7 @@ ArtifactIn = create_model(
     __doc__="Body of `POST /api/artifacts`; the payload is validated for its type.",
     **{name: (field.annotation, field) for name, field in NewArtifact.model_fields.items()
        if name in _BODY_FIELDS},
-    # At most 2**53 - 1: every JSON client reads that exactly (a bound of 2**63 - 1 reads as
-    # the float 2**63 in JSON Schema, which then admits 2**63).
-    inputs=(list[Annotated[int, Field(ge=1, le=2**53 - 1)]], Field(
-        default_factory=list, max_length=1000,
-        description="Ids of the artifacts this one was derived from (same execution)")))
+    inputs=InputIds)
 
 
 class LineageOut(BaseModel):
