@@ -22,17 +22,18 @@ OVERHEAD_TARGET_PCT = 5.0
 
 
 def _stores(services: Services) -> dict[str, Callable[..., object]]:
+    """Each store a new artifact (a new name: the same name in one execution is the same one)."""
     png = chart_png()
     return {
         "signal": lambda n, **kw: store_signal_artifact(
-            name="TSLA signal", symbol="TSLA", action="BUY", confidence=0.72,
+            name=f"TSLA signal {n}", symbol="TSLA", action="BUY", confidence=0.72,
             step_name="generate_signal", services=services, **kw),
         "llm": lambda n, **kw: store_llm_artifact(
-            name="TSLA analysis", symbol="TSLA", prompt="Analyse TSLA " * 40,
+            name=f"TSLA analysis {n}", symbol="TSLA", prompt="Analyse TSLA " * 40,
             response="Bullish momentum " * 60, model_name="rules", step_name="analyze",
             services=services, **kw),
         "chart": lambda n, **kw: store_chart_artifact(
-            name="TSLA daily", symbol="TSLA", image=variant(png, n), chart_type="daily",
+            name=f"TSLA daily {n}", symbol="TSLA", image=variant(png, n), chart_type="daily",
             step_name="plot_daily_chart", services=services, **kw),
     }
 
