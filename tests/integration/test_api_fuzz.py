@@ -25,11 +25,20 @@ MIN_REQUESTS = 1000
 
 # Schema-valid requests the API may still refuse: the answer depends on stored state or on
 # content a schema cannot describe. Any other refusal of valid input is a schema bug.
+_POST = [(422, "MLflow run "),  # a well-formed run id MLflow does not know
+         (422, "input artifact"),  # inputs that are not stored, or in another execution
+         # the previous system's flat body: an image URL outside the configured prefixes, and
+         # a signal marked order/trade/portfolio, checked as that type from aliased keys
+         (422, "image_path not fetched"), (422, "not a valid order"), (422, "not a valid trade")]
+_PATCH = [(422, "MLflow run "), (422, "experiment_id needs a run_id"),
+          (422, "the merged payload is not a valid")]  # depends on the stored payload
 STATEFUL_REFUSALS = {
-    # A well-formed run id MLflow does not know; inputs that are not stored, or are in
-    # another execution.
-    "POST /api/artifacts": [(422, "MLflow run "), (422, "input artifact")],
+    "POST /api/artifacts": _POST, "POST /api/artifacts/": _POST,
+    "PATCH /api/artifacts/{artifact_id}": _PATCH, "PATCH /api/artifacts/{artifact_id}/": _PATCH,
+    "DELETE /api/artifacts/{artifact_id}": [(405, "artifact ")],  # evidence: never deleted
+    "DELETE /api/artifacts/{artifact_id}/": [(405, "artifact ")],
     "GET /api/artifacts": [(400, "invalid cursor")],  # cursors are tokens of earlier pages
+    "GET /api/artifacts/": [(400, "invalid cursor")],
     "PUT /api/artifacts/{artifact_id}/image": [
         (422, "not an image"), (422, "image does not decode"),
         (422, "only chart artifacts take an image"), (422, "empty body")],

@@ -56,7 +56,7 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 def fetch_image(url: str, prefixes: Sequence[str], *, max_bytes: int = MAX_IMAGE_BYTES,
                 timeout: float = TIMEOUT_SECONDS) -> bytes:
-    """The bytes at `url` if it lies under one of `prefixes`; the caller checks they are an image."""
+    """The bytes at `url` if it lies under one of `prefixes` (the caller checks the content)."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ImageFetchRefused(f"{url!r}: only http(s) image URLs are fetched")
     if allowed_prefix(url, prefixes) is None:

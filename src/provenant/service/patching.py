@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from provenant.adapters.tracking import EXECUTION_TAG, WORKFLOW_TAG, Tracker
 from provenant.domain.artifacts import Artifact, validate_payload
-from provenant.domain.errors import Conflict, NotFound, Refused
+from provenant.domain.errors import Conflict, NotFound, Refused, describe_error
 from provenant.domain.legacy import merged_payload
 from provenant.domain.lineage import Lineage
 from provenant.lineage.audit import record_repairs
@@ -22,7 +24,11 @@ def patch_artifact(repository: ArtifactRepository, tracker: Tracker, artifact_id
         raise NotFound(f"artifact {artifact_id} not found")
     payload = None
     if updates:
-        payload = validate_payload(artifact.type, merged_payload(artifact.payload, updates))
+        try:
+            payload = validate_payload(artifact.type, merged_payload(artifact.payload, updates))
+        except ValidationError as exc:
+            raise Refused(f"the merged payload is not a valid {artifact.type} payload: "
+                          f"{describe_error(exc)}") from None
     if run_id is not None or experiment_id is not None:
         artifact = attach_lineage(repository, tracker, artifact, run_id, experiment_id)
     if payload is not None and payload != artifact.payload:

@@ -115,7 +115,7 @@ async def get_artifact(artifact_id: ArtifactId, services: ServicesDep, hydrator:
 
 
 @route("PATCH", "/{artifact_id}", response_model=ArtifactOut,
-       responses=error_responses(401, 404, 409, 413, 422, 503))
+       responses=error_responses(400, 401, 404, 409, 413, 422, 503))
 def update_artifact(artifact_id: ArtifactId, body: ArtifactPatch,
                     services: ServicesDep) -> ArtifactOut:
     """Merge fields into the payload, and attach lineage once (a run MLflow knows whose
@@ -125,7 +125,7 @@ def update_artifact(artifact_id: ArtifactId, body: ArtifactPatch,
     return artifact_out(artifact, artifact.lineage_status, services.settings)
 
 
-@route("DELETE", "/{artifact_id}", status_code=405, responses=error_responses(401, 405))
+@route("DELETE", "/{artifact_id}", status_code=405, responses=error_responses(401, 405, 422))
 def delete_artifact(artifact_id: ArtifactId) -> None:
     """Refused: artifacts are audit evidence and are never deleted."""
     raise HTTPException(405, f"artifact {artifact_id} is audit evidence and cannot be deleted",

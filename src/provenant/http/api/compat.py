@@ -6,13 +6,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from provenant.adapters.image_fetch import (
     ImageFetchFailed, ImageFetchRefused, fetch_image, is_url)
 from provenant.domain.artifacts import ArtifactType, WorkflowContext, validate_payload
 from provenant.domain.errors import Refused, describe_error
-from provenant.domain.legacy import LEGACY_TYPES, WIDE_FIELDS, typed_payload
+from provenant.domain.legacy import LEGACY_TYPES, SPLIT_SIGNALS, WIDE_FIELDS, typed_payload
+from provenant.domain.lineage import RUN_ID_PATTERN
 from provenant.http.api.schemas import ArtifactIn, InputIds, _ArtifactInRules
 
 
@@ -23,21 +24,60 @@ class _Wide(BaseModel):
     response: str | None = None
     prompt_length: int | None = Field(default=None, ge=0)
     response_length: int | None = Field(default=None, ge=0)
-    model_name: str | None = Field(default=None, max_length=200)
-    chart_type: str | None = Field(default=None, max_length=32)
+    model_name: str | None = Field(default=None, min_length=1, max_length=200)
+    chart_type: str | None = Field(default=None, min_length=1, max_length=32)
     chart_data: dict[str, Any] | list[Any] | None = None
     action: str | None = Field(default=None, max_length=20)
-    confidence: float | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
     signal_data: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = Field(default=None, description=(
         "What the previous system called metadata (kept as the payload's `metadata`)."))
+
+    @field_validator("prompt_length", "response_length", mode="before")
+    @classmethod
+    def _integral_float_is_int(cls, value: Any) -> Any:
+        # JSON does not tell 12 from 12.0, so strict validation of an integer may not either.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+_SIGNAL_ACTION = "^\\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll]|[Hh][Oo][Ll][Dd])\\s*$"
+
+
+def _document_run_id(schema: dict[str, Any]) -> None:
+    """A run id is 32 hex digits (the validator's rule, shown to clients)."""
+    run_id = schema["properties"]["run_id"]
+    for branch in run_id.get("anyOf", [run_id]):
+        if branch.get("type") == "string":
+            branch["pattern"] = RUN_ID_PATTERN
+
+
+def _document_flat_rules(schema: dict[str, Any]) -> None:
+    """Say in OpenAPI what each flat type needs (a signal marked order/trade/portfolio is
+    checked as that type, from aliases a schema cannot list)."""
+    _document_run_id(schema)
+    schema["anyOf"] = [{"properties": {"experiment_id": {"type": "null"}}},
+                       {"required": ["run_id"], "properties": {"run_id": {"type": "string"}}}]
+    marked = {"required": ["signal_data"], "properties": {"signal_data": {
+        "type": "object", "required": ["artifact_type"],
+        "properties": {"artifact_type": {"enum": list(SPLIT_SIGNALS)}}}}}
+    plain_signal = {"required": ["action", "confidence"], "properties": {
+        "action": {"type": "string", "pattern": _SIGNAL_ACTION}, "confidence": {"type": "number"}}}
+    text = {"type": "string"}  # required and not null
+    schema["oneOf"] = [
+        {"properties": {"type": {"const": "llm"}, "prompt": text, "response": text,
+                        "model_name": text}, "required": ["prompt", "response", "model_name"]},
+        {"properties": {"type": {"const": "chart"}, "chart_type": text},
+         "required": ["chart_type"]},
+        {"properties": {"type": {"const": "market_data"}}},
+        {"properties": {"type": {"const": "signal"}}, "anyOf": [marked, plain_signal]}]
 
 
 class FlatArtifactIn(_ArtifactInRules, _Wide):
     """The previous system's flat body; signal rows whose `signal_data.artifact_type` is
     order, trade or portfolio become those types."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=None)
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra=_document_flat_rules)
     type: Literal[LEGACY_TYPES]  # type: ignore[valid-type]
     name: str = Field(min_length=1, max_length=500)
     symbol: str | None = Field(default=None, max_length=32)
@@ -64,10 +104,11 @@ class ArtifactPatch(_ArtifactInRules, _Wide):
     """`PATCH /api/artifacts/{id}`: fields merged into the payload (`metadata` merges by key),
     and lineage attached once: `run_id` of a run MLflow knows, `experiment_id` its experiment."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=None)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_document_run_id)
     run_id: str | None = Field(default=None, max_length=64)
     experiment_id: str | None = Field(default=None, max_length=64)
-    payload: dict[str, Any] | None = Field(default=None, description="Keys merged into the payload.")
+    payload: dict[str, Any] | None = Field(default=None,
+                                           description="Keys merged into the payload.")
 
     def updates(self) -> dict[str, Any]:
         """The payload keys to merge, from the flat fields and `payload` given."""
@@ -101,9 +142,17 @@ async def artifact_body(request: Request) -> ArtifactIn | FlatArtifactIn:
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's schema to inline in OpenAPI; what it refers to (ArtifactType) is a component
+    there already, through the artifact the responses carry."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
 # The request body in OpenAPI: either shape (parsed by `artifact_body`).
 ARTIFACT_BODY_OPENAPI = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": {"oneOf": [ArtifactIn.model_json_schema(), FlatArtifactIn.model_json_schema()]}}}}}
+    "schema": {"anyOf": [_inline_schema(ArtifactIn), _inline_schema(FlatArtifactIn)]}}}}}
 ArtifactBody = Annotated[ArtifactIn | FlatArtifactIn, Depends(artifact_body)]
 
 
