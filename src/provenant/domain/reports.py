@@ -93,6 +93,8 @@ class ImportReport(Report):
     skipped: list[int] = Field(default_factory=list, description="Already imported before.")
     failed: list[RowProblem] = Field(default_factory=list)
     warnings: list[RowProblem] = Field(default_factory=list)
+    inferred_edges: int = Field(0, description=(
+        "Decision-chain edges guessed by step order within imported executions."))
 
     @property
     def ok(self) -> bool:

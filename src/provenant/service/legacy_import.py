@@ -15,6 +15,7 @@ from provenant.adapters.tracking import Tracker, TrackingUnavailable
 from provenant.domain.artifacts import ArtifactType, NewArtifact
 from provenant.domain.errors import describe_error
 from provenant.domain.reports import ImportReport, RowProblem
+from provenant.service.provenance import infer_imported_chains
 from provenant.service.images import put_image
 from provenant.store.legacy import LegacySource
 from provenant.store.repository import ArtifactRepository, IntegrityError
@@ -69,6 +70,7 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
             done += len(page)
             if progress:
                 progress(done, report.total)
+        report.inferred_edges = infer_imported_chains(repository, report.imported)
     finally:
         source.close()
     return report
