@@ -54,3 +54,16 @@ def test_listing_keyset_and_offset_pages_are_measured_on_sqlite(ctx):
     sqlite_cases = [case for case in rows if case.startswith("sqlite: ")]
     assert len(sqlite_cases) == 8  # 6 paging cases + 2 lineage-state filters
     assert all(rows[case]["n"] >= 5 for case in sqlite_cases)
+
+
+def test_provenance_walks_a_seeded_chain(tmp_path):
+    from benchmarks import provenance
+
+    context = BenchContext(mode="tiny", workdir=tmp_path)
+    try:
+        rows = rows_of(provenance.run(context))
+    finally:
+        context.close()
+    assert rows["sqlite: chain of one signal"] == {"nodes": 4, "edges": 3}
+    assert rows["postgresql: chain of one signal"] == {"nodes": 4, "edges": 3}
+    assert rows["sqlite: GET provenance (service call, up)"]["n"] >= 20
