@@ -1,10 +1,9 @@
 """Listing at scale: keyset page latency at the first and deep pages vs OFFSET paging."""
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-
 from sqlalchemy import select
 
+from benchmarks.backends import on_each_backend, targets_below
 from benchmarks.context import BenchContext
 from benchmarks.harness import BenchResult, Stopwatch, latency_summary, time_calls
 from benchmarks.seed import artifact_rows, bulk_insert, legacy_execution_id
@@ -21,22 +20,11 @@ KEYSET_TARGET_MS = 25.0
 def run(ctx: BenchContext) -> BenchResult:
     count = ctx.size(50_000, 1_000_000, tiny=2_000)
     result = BenchResult(NAME, TITLE, params={"artifacts": count, "page_size": PAGE})
-    backends: list[tuple[str, AbstractContextManager[str]]] = [
-        ("sqlite", nullcontext(f"sqlite:///{ctx.workdir / 'listing' / 'provenant.db'}")),
-        ("postgresql", ctx.postgres_schema()),
-    ]
-    worst_keyset: dict[str, float] = {}
-    for backend, url in backends:
-        try:
-            with url as database_url:
-                worst_keyset[backend] = _measure(ctx, backend, database_url, count, result)
-        except Exception as exc:  # one backend down must not hide the other's numbers
-            result.notes.append(f"{backend}: not measured ({type(exc).__name__}: {exc})")
-    for backend in ("sqlite", "postgresql"):
-        worst = worst_keyset.get(backend)
-        result.target(f"keyset p99 ({backend})", f"< {KEYSET_TARGET_MS:.0f} ms at any depth",
-                      None if worst is None else worst < KEYSET_TARGET_MS,
-                      "-" if worst is None else f"worst p99 {worst:.1f} ms")
+    worst_keyset = on_each_backend(ctx, "listing", result, lambda backend, database_url:
+                                   _measure(ctx, backend, database_url, count, result))
+    targets_below(result, worst_keyset, "keyset p99",
+                  f"< {KEYSET_TARGET_MS:.0f} ms at any depth", KEYSET_TARGET_MS,
+                  "worst p99 {:.1f} ms")
     return result
 
 

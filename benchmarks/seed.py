@@ -54,6 +54,7 @@ def artifact_rows(count: int, *, workflow_id: str, execution_of: Callable[[int],
             "payload": json.dumps(_payload(kind, symbol, i)),
             "image_key": f"{i:064x}.png" if kind == "chart" else None,
             "image_content_type": "image/png" if kind == "chart" else None,
+            "content_sha256": None, "imported": False,  # seeded rows: not hashed, not legacy
             "created_at": stamp, "updated_at": stamp,
         }
         yield tuple(values[c] for c in COLUMNS)

@@ -220,8 +220,9 @@ def test_row_opens_drawer_esc_closes_and_focus_stays_inside(page, ui):
         page.keyboard.press(key)
         assert page.evaluate(inside), f"focus left the drawer after {key}"
 
-    # Another artifact of the execution is one click away, in the same drawer.
-    drawer.get_by_role("link", name=re.compile(ui.chart.name)).click()
+    # Another artifact of the execution is one click away, in the same drawer (from the
+    # list of the execution's artifacts; the decision chain links to it too).
+    drawer.locator(".siblings").get_by_role("link", name=re.compile(ui.chart.name)).click()
     page.wait_for_url(f"{ui.url}/artifacts/{ui.chart.id}")
     assert page.locator("#drawer-title").inner_text() == ui.chart.name
 

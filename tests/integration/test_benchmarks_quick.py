@@ -22,7 +22,8 @@ def results(tmp_path_factory, mlflow_server) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("bench") / "tiny.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--tiny", "--only", "store_path",
-         "--only", "detail_read", "--only", "repair", "--only", "listing", "--json", str(out),
+         "--only", "detail_read", "--only", "repair", "--only", "listing",
+         "--only", "provenance", "--json", str(out),
          "--mlflow-url", mlflow_server.url, "--mlflow-backend-uri", mlflow_server.backend_uri],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
@@ -78,3 +79,10 @@ def test_benchmarks_refuse_tiny_numbers_in_the_docs():
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2
     assert "--tiny numbers mean nothing" in done.stderr
+
+
+def test_provenance_walks_a_seeded_chain(results):
+    rows = rows_of(results["provenance"])
+    assert rows["sqlite: chain of one signal"] == {"nodes": 4, "edges": 3}
+    assert rows["postgresql: chain of one signal"] == {"nodes": 4, "edges": 3}
+    assert rows["sqlite: GET provenance (service call, up)"]["n"] >= 20

@@ -114,10 +114,14 @@ def test_an_unreadable_bundle_is_one_line_and_exit_1(services, chain, tmp_path, 
     assert expected in line and str(target) in line
 
 
-def test_exporting_an_unknown_artifact_writes_nothing(services, tmp_path):
+def test_exporting_an_unknown_artifact_or_to_a_folder_writes_nothing(services, chain,
+                                                                     tmp_path):
     bundle = tmp_path / "bundle.zip"
     line = _one_error_line(cli(services, "evidence", "export", "424242", "-o", str(bundle)))
     assert "artifact 424242 not found" in line
     assert not bundle.exists() and list(tmp_path.glob("*.zip*")) == []
+    folder = _one_error_line(cli(services, "evidence", "export", str(chain["order"].id),
+                                 "-o", str(tmp_path)))
+    assert f"{tmp_path} is a folder" in folder
     usage = cli(services, "evidence", "export", "0", "-o", str(bundle))
     assert usage.returncode == 2 and "Usage:" in usage.stderr

@@ -14,6 +14,7 @@ from provenant.service.evidence import verify_bundle
 from provenant.store.tables import artifact_inputs, artifacts
 from tests.support.api import AUTH, WF, png_bytes, signal_body
 from tests.support.chain import EXECUTION, store_chain
+from tests.support.legacy_db import LegacyDb, chart_row, llm_row, signal_row, sqlite_legacy_url
 
 def _count(services, table) -> int:
     with services.engine.connect() as conn:
@@ -159,3 +160,23 @@ def test_an_evidence_bundle_holds_the_chain_and_checks_clean(services, tmp_path)
     check = verify_bundle(bundle)
     assert check.ok and check.artifacts == 5 and check.files == report.files - 1
     assert check.artifact_id == chain["order"].id
+
+
+def test_imported_executions_get_inferred_edges_by_step_order(services, tmp_path):
+    order_data = {"artifact_type": "order", "side": "BUY", "quantity": 5, "order_type": "MKT"}
+    LegacyDb(url := sqlite_legacy_url(tmp_path / "legacy.db")).add(
+        chart_row(40, "e1"), chart_row(41, "e1", chart_type="weekly", name="TSLA weekly"),
+        llm_row(42, "e1"), signal_row(43, "e1"), signal_row(44, "e1", signal_data=order_data),
+        # Another execution whose charts are missing: its analysis gets no invented input.
+        llm_row(50, "e2"), signal_row(51, "e2")).close()
+    report = runtime.import_rows(services, url)
+    assert report.imported == [40, 41, 42, 43, 44, 50, 51] and report.inferred_edges == 5
+
+    up = runtime.provenance(services, 44)
+    assert [(n.id, n.type) for n in up.nodes] == [
+        (44, "order"), (43, "signal"), (42, "llm"), (40, "chart"), (41, "chart")]
+    assert all(e.inferred for e in up.edges) and len(up.edges) == 4
+    assert [n.id for n in runtime.provenance(services, 51).nodes] == [51, 50]
+    assert services.artifacts.inputs_of(50) == []
+    # Importing again infers nothing twice.
+    assert runtime.import_rows(services, url).inferred_edges == 0

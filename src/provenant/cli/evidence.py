@@ -20,7 +20,10 @@ def export(artifact_id: int = typer.Argument(..., min=1, help="The artifact (e.g
            output: Path = typer.Option(..., "-o", "--output", help="The zip to write."),
            as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Write the artifact's upstream chain, hashes, MLflow runs and audit rows to a zip."""
-    report = runtime.export_evidence(get_services(), artifact_id, output)
+    try:
+        report = runtime.export_evidence(get_services(), artifact_id, output)
+    except PermissionError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror}") from None
     print_report(report, as_json,
                  f"wrote {report.path}: {report.artifacts} artifact(s), {report.runs} MLflow "
                  f"run(s), {report.files} files",

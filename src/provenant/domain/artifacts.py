@@ -136,6 +136,7 @@ class Artifact(WorkflowContext):
     image_sha256: str | None = None
     lineage_repaired_at: datetime | None = None
     content_sha256: str | None = None
+    imported: bool = False  # a row of the previous system
 
     @property
     def lineage(self) -> Lineage | None:

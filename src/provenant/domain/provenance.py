@@ -102,3 +102,26 @@ def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:
     return canonical_json({"format": "provenant-run-manifest", "version": 1, "artifacts": [
         {"id": a.id, "type": str(a.type), "name": a.name, "content_sha256": a.content_sha256,
          "inputs": sorted(inputs.get(a.id, []))} for a in artifacts]})
+
+
+# The workflow's step order: each kind was derived from the kinds of the step before it.
+_DERIVED_FROM = {"llm": ("chart",), "signal": ("llm",), "order": ("signal",),
+                 "trade": ("order",)}
+
+
+def infer_chain(artifacts: list[Any]) -> list[tuple[int, int]]:
+    """Edges (artifact_id, input_id) guessed by step order within one execution.
+
+    Each artifact takes, of its symbol, the latest earlier artifact of each kind of the step
+    before it (charts: one per chart type). A missing step gives no edge: nothing invented.
+    """
+    edges: list[tuple[int, int]] = []
+    latest: dict[tuple[Any, str, Any], Any] = {}  # (symbol, type, chart type) -> artifact
+    for artifact in sorted(artifacts, key=lambda a: a.id):
+        kind = str(artifact.type)
+        wanted = _DERIVED_FROM.get(kind, ())
+        edges += [(artifact.id, earlier.id) for (symbol, earlier_kind, _), earlier
+                  in latest.items() if symbol == artifact.symbol and earlier_kind in wanted]
+        chart_type = artifact.payload.get("chart_type") if kind == "chart" else None
+        latest[(artifact.symbol, kind, chart_type)] = artifact
+    return edges

@@ -95,6 +95,8 @@ class ImportReport(Report):
     # A conflict (an id held by a different artifact) is a failed row whose reason says so.
     failed: list[RowProblem] = Field(default_factory=list)
     warnings: list[RowProblem] = Field(default_factory=list)
+    inferred_edges: int = Field(0, description=(
+        "Decision-chain edges guessed by step order within imported executions."))
 
     @property
     def ok(self) -> bool:

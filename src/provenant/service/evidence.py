@@ -122,6 +122,8 @@ def _write_zip(path: Path, files: dict[str, bytes]) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist")
+    if path.is_dir():
+        raise EvidenceError(f"{path} is a folder: give the zip file's name")
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
     try:
@@ -179,7 +181,9 @@ def _manifest(bundle: zipfile.ZipFile) -> dict:
         raise EvidenceError(f"{bundle.filename}: {MANIFEST} is not valid JSON") from None
     if not (isinstance(manifest, dict) and manifest.get("format") == FORMAT
             and isinstance(manifest.get("files"), dict)
-            and isinstance(manifest.get("artifacts"), list)):
+            and all(isinstance(v, str) for v in manifest["files"].values())
+            and isinstance(manifest.get("artifacts"), list)
+            and all(isinstance(a, dict) for a in manifest["artifacts"])):
         raise EvidenceError(f"{bundle.filename}: {MANIFEST} is not a {FORMAT} manifest")
     return manifest
 

@@ -18,6 +18,7 @@ from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.errors import describe_error
 from provenant.domain.legacy import LegacyShapeError, typed_payload
 from provenant.domain.reports import ImportReport, RowProblem
+from provenant.service.provenance import infer_imported_chains
 from provenant.service.images import put_image
 from provenant.service.legacy_images import ImageSources, load_image
 from provenant.store.legacy import LegacySource
@@ -75,6 +76,8 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
                 done += len(page)
                 if progress:
                     progress(done, report.total)
+        if not dry_run:
+            report.inferred_edges = infer_imported_chains(repository, report.imported)
     finally:
         source.close()
     return report

@@ -6,7 +6,7 @@ from provenant.domain.artifacts import Artifact
 from provenant.domain.errors import NotFound, Refused
 from provenant.domain.lineage import mlflow_run_url
 from provenant.domain.provenance import (
-    Edge, NodeLineage, Provenance, ProvenanceNode, Verification)
+    Edge, NodeLineage, Provenance, ProvenanceNode, Verification, infer_chain)
 from provenant.lineage.integrity import content_problems
 from provenant.store.repository import ArtifactRepository
 
@@ -65,3 +65,17 @@ def provenance(repository: ArtifactRepository, blobs: BlobStore, artifact_id: in
             verification=state, problems=problems))
     return Provenance(artifact_id=artifact_id, direction=direction, nodes=nodes, edges=edges,
                       truncated=truncated)
+
+
+def infer_imported_chains(repository: ArtifactRepository, artifact_ids: list[int]) -> int:
+    """Give imported executions edges by step order, marked inferred; returns how many."""
+    executions = {a.execution_id for a in repository.get_many(artifact_ids) if a.execution_id}
+    added = 0
+    for execution_id in sorted(executions):
+        members = [a for a in repository.by_execution(execution_id) if a.imported]
+        inputs: dict[int, list[int]] = {}
+        for artifact_id, input_id in infer_chain(members):
+            inputs.setdefault(artifact_id, []).append(input_id)
+        for artifact_id, ids in inputs.items():
+            added += len(repository.add_inputs(artifact_id, ids, inferred=True))
+    return added

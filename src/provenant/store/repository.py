@@ -78,6 +78,7 @@ def _to_artifact(row) -> Artifact:
         lineage_repaired_at=_aware(m["lineage_repaired_at"]),
         has_image=m["image_key"] is not None, image_content_type=m["image_content_type"],
         image_sha256=_image_sha256(m["image_key"]), content_sha256=m["content_sha256"],
+        imported=bool(m["imported"]),
     )
 
 
