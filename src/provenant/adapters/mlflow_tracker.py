@@ -157,23 +157,23 @@ class MlflowTracker:
             if not token:
                 return
 
-    def get_run(self, run_id: str) -> TrackedRun | None:
+    def _active_run(self, run_id: str):
+        """MLflow's run, or None when it does not exist or was deleted."""
         try:
             run = self._call(self.client.get_run, run_id)
         except Exception as exc:
             if _is_not_found(exc) or _is_bad_request(exc):
                 return None
             raise
-        return None if run.info.lifecycle_stage == "deleted" else _tracked(run)
+        return None if run.info.lifecycle_stage == "deleted" else run
+
+    def get_run(self, run_id: str) -> TrackedRun | None:
+        run = self._active_run(run_id)
+        return None if run is None else _tracked(run)
 
     def run_record(self, run_id: str) -> RunRecord | None:
-        try:
-            run = self._call(self.client.get_run, run_id)
-        except Exception as exc:
-            if _is_not_found(exc) or _is_bad_request(exc):
-                return None
-            raise
-        if run.info.lifecycle_stage == "deleted":
+        run = self._active_run(run_id)
+        if run is None:
             return None
         return RunRecord(run.info.run_id, run.info.experiment_id, run.info.status,
                          dict(run.data.params), dict(run.data.metrics), dict(run.data.tags))
