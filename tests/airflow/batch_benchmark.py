@@ -35,20 +35,12 @@ def _at(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def measure(root: Path, workers: int, runs: int, preload: bool = True) -> dict:
+def measure(root: Path, mlflow_url: str, database_url: str, workers: int, runs: int,
+            preload: bool = True) -> dict:
     """Start a deployment with `workers` workers, run the batch, return the numbers."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    database_url = (PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
-                    + f"?options=-csearch_path%3D{schema}")
-    mlflow = MlflowServer(root / "mlflow").start()
-    services = configure(Settings(home=root / "provenant", database_url=database_url,
-                                  mlflow_tracking_uri=mlflow.url, auto_migrate=True))
-    services.artifacts.count()  # migrates the schema now: the workers do not (AUTO_MIGRATE)
-    deployment = Deployment(root / "airflow-home", {
+    deployment = Deployment(root / f"airflow-{workers}-{preload}", {
         "PROVENANT_HOME": str(root / "provenant"), "PROVENANT_DATABASE_URL": database_url,
-        "PROVENANT_MLFLOW_TRACKING_URI": mlflow.url, "PROVENANT_AUTO_MIGRATE": "false"},
+        "PROVENANT_MLFLOW_TRACKING_URI": mlflow_url, "PROVENANT_AUTO_MIGRATE": "false"},
         workers=tuple(f"worker-{i + 1}" for i in range(workers)), preload=preload)
     try:
         deployment.start()
@@ -59,13 +51,9 @@ def measure(root: Path, workers: int, runs: int, preload: bool = True) -> dict:
         wall = time.monotonic() - started
         assert set(states.values()) == {"success"}, states
         return {"workers": workers, "runs": runs, "wall_s": wall, "preload": preload,
-                **_split(deployment, mlflow.url, run_ids)}
+                **_split(deployment, mlflow_url, run_ids)}
     finally:
         deployment.stop()
-        mlflow.stop()
-        reset_services()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _split(deployment: Deployment, tracking_uri: str, run_ids: list[str]) -> dict:
@@ -88,26 +76,41 @@ def _split(deployment: Deployment, tracking_uri: str, run_ids: list[str]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 1])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--also-without-preload", action="store_true",
                         help="also run each size with Airflow's own Celery settings")
     args = parser.parse_args()
-    rows = []
-    for workers in args.workers:
-        for preload in (True, False) if args.also_without_preload else (True,):
-            root = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
-            rows.append(measure(root, workers, args.runs, preload))
-            shutil.rmtree(root)  # kept, with every process's log, when a batch failed
+    root = Path(tempfile.mkdtemp(prefix="airflow-bench-"))
+    # One MLflow server and one artifact schema for every size (each DAG run is its own run).
+    schema = f"afbench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    database_url = (PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1)
+                    + f"?options=-csearch_path%3D{schema}")
+    mlflow = MlflowServer(root / "mlflow").start(timeout=600)
+    services = configure(Settings(home=root / "provenant", database_url=database_url,
+                                  mlflow_tracking_uri=mlflow.url, auto_migrate=True))
+    services.artifacts.count()  # migrates the schema now: the workers do not (AUTO_MIGRATE)
     print("| workers | preloaded | DAG runs | tasks | wall time | tasks/min | median queue wait "
           "| median task (Airflow) | median step (own) | Airflow's share per task |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        overhead = r["task_s"] - r["step_s"]
-        print(f"| {r['workers']} | {'yes' if r['preload'] else 'no'} | {r['runs']} "
-              f"| {r['tasks']} | {r['wall_s']:.0f} s "
-              f"| {r['tasks'] / r['wall_s'] * 60:.1f} | {r['queue_wait_s']:.1f} s "
-              f"| {r['task_s']:.1f} s | {r['step_s']:.2f} s | {overhead:.1f} s |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    try:
+        for workers in args.workers:
+            for preload in (True, False) if args.also_without_preload else (True,):
+                r = measure(root, mlflow.url, database_url, workers, args.runs, preload)
+                overhead = r["task_s"] - r["step_s"]
+                print(f"| {r['workers']} | {'yes' if r['preload'] else 'no'} | {r['runs']} "
+                      f"| {r['tasks']} | {r['wall_s']:.0f} s "
+                      f"| {r['tasks'] / r['wall_s'] * 60:.1f} | {r['queue_wait_s']:.1f} s "
+                      f"| {r['task_s']:.1f} s | {r['step_s']:.2f} s | {overhead:.1f} s |",
+                      flush=True)
+    finally:
+        mlflow.stop()
+        reset_services()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    shutil.rmtree(root)  # kept, with every process's log, when a batch failed
 
 
 if __name__ == "__main__":

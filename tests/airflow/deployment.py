@@ -158,13 +158,17 @@ class Deployment:
             return False
 
     def api(self, method: str, path: str, **kwargs) -> httpx.Response:
-        """One REST call as the admin user (a JWT from /auth/token, fetched once)."""
+        """One REST call as the admin user (a JWT from /auth/token, fetched once).
+
+        The api-server also serves every task's Execution API calls: on a loaded 2-core
+        machine a call waited 30 s for it, hence the long timeout.
+        """
         if self._token is None:
-            answer = httpx.post(f"{self.url}/auth/token", timeout=30,
+            answer = httpx.post(f"{self.url}/auth/token", timeout=120,
                                 json={"username": "admin", "password": self.password})
             answer.raise_for_status()
             self._token = answer.json()["access_token"]
-        return httpx.request(method, f"{self.url}{path}", timeout=30,
+        return httpx.request(method, f"{self.url}{path}", timeout=120,
                              headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
 
     def trigger(self, dag_id: str, conf: dict) -> str:
