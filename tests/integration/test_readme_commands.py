@@ -16,6 +16,7 @@ from provenant.store.database import create_db_engine, current_revision, head_re
 from tests.support.chain import store_chain
 from tests.support.cli import (
     listening, run_provenant, start_provenant, stop, user_env, wait_healthy)
+from tests.support.api import png_bytes
 from tests.support.legacy_db import (
     QA_EXECUTION_ID, WORKFLOW, LegacyDb, chart_row, create_run, postgres_legacy_url,
     sqlite_legacy_url)
@@ -120,13 +121,29 @@ def _verify(words, _variant, tmp_path, request):
     assert "checked 1 artifacts" in done.stderr and "0 mismatch(es)" in done.stderr
 
 
-@case("artifacts import-legacy --from postgresql+psycopg://.../old_db")
-def _import_legacy(words, _variant, tmp_path, request):
+@case("artifacts import-legacy --from postgresql+psycopg2://.../old_db --image-path-map "
+      "/app/charts=/srv/old-charts --fetch-images-from http://minio:9000/trading-charts/ "
+      "--dry-run --json")
+def _import_legacy_dry_run(words, _variant, tmp_path, request):
+    charts = tmp_path / "old-charts"
+    charts.mkdir()
+    (charts / "TSLA_1D.png").write_bytes(png_bytes())
+    home = tmp_path / "home"
     with postgres_legacy_url(request.getfixturevalue("postgres_base_url")) as url:
-        LegacyDb(url).add(chart_row(24), chart_row(25)).close()
-        done = provenant([url if w.endswith("/old_db") else w for w in words], tmp_path / "home")
-    assert done.returncode == 0, done.stderr
-    assert "2 rows; imported 2, skipped 0" in done.stderr
+        LegacyDb(url).add(chart_row(24, image_path="/app/charts/TSLA_1D.png"),
+                          chart_row(25, name="TSLA weekly chart")).close()
+        their_url = url.replace("postgresql+psycopg://", "postgresql+psycopg2://")
+        local = {"postgresql+psycopg2://.../old_db": their_url,
+                 "/app/charts=/srv/old-charts": f"/app/charts={charts}"}
+        done = provenant([local.get(w, w) for w in words], home)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["dry_run"] is True and sorted(report["imported"]) == [24, 25]
+        assert report["failed"] == [] and report["warnings"] == []  # the mapped image was found
+        # A dry run writes nothing: the same import for real still imports both rows.
+        real = provenant([w for w in done.args[1:] if w != "--dry-run"], home)
+        assert real.returncode == 0, real.stderr
+        assert sorted(json.loads(real.stdout)["imported"]) == [24, 25]
 
 
 @case("db upgrade", "sqlite", "postgresql")

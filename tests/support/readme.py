@@ -14,7 +14,7 @@ def readme_commands(path: Path = README) -> list[str]:
     """Every `.venv/bin/provenant ...` line of the README's bash blocks, without comments."""
     commands = []
     for block in FENCED_BASH.findall(path.read_text()):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # continued lines are one
             words = shlex.split(line, comments=True)
             if words and words[0] == PREFIX:
                 commands.append(shlex.join(words[1:]))
