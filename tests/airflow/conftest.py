@@ -6,11 +6,21 @@ not collected at all; `make test-airflow` builds the venv that runs it.
 from __future__ import annotations
 
 import importlib.util
+import signal
 
 import pytest
 
 if importlib.util.find_spec("airflow") is None:
     collect_ignore_glob = ["test_*.py"]
+
+
+def pytest_configure(config):
+    """SIGTERM stops the run like Ctrl-C: fixture teardown still kills every Airflow process.
+
+    By default SIGTERM ends pytest at once, leaving the deployment's processes, database
+    and Redis keys behind (seen when a run was terminated from outside).
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 LEGACY_EXECUTION_ID = "2025-11-15 13:54:31.981650+00:00"  # the previous system's format
