@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from provenant.adapters.image_fetch import (
     ImageFetchFailed, ImageFetchRefused, fetch_image, is_url)
@@ -14,7 +14,7 @@ from provenant.domain.artifacts import ArtifactType, WorkflowContext, validate_p
 from provenant.domain.errors import Refused, describe_error
 from provenant.domain.legacy import LEGACY_TYPES, SPLIT_SIGNALS, WIDE_FIELDS, typed_payload
 from provenant.domain.lineage import RUN_ID_PATTERN
-from provenant.http.api.schemas import ArtifactIn, InputIds, _ArtifactInRules
+from provenant.http.api.schemas import ArtifactIn, InputIds, JsonInt, _ArtifactInRules
 
 
 class _Wide(BaseModel):
@@ -22,8 +22,8 @@ class _Wide(BaseModel):
 
     prompt: str | None = None
     response: str | None = None
-    prompt_length: int | None = Field(default=None, ge=0)
-    response_length: int | None = Field(default=None, ge=0)
+    prompt_length: JsonInt | None = Field(default=None, ge=0)
+    response_length: JsonInt | None = Field(default=None, ge=0)
     model_name: str | None = Field(default=None, min_length=1, max_length=200)
     chart_type: str | None = Field(default=None, min_length=1, max_length=32)
     chart_data: dict[str, Any] | list[Any] | None = None
@@ -32,12 +32,6 @@ class _Wide(BaseModel):
     signal_data: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = Field(default=None, description=(
         "What the previous system called metadata (kept as the payload's `metadata`)."))
-
-    @field_validator("prompt_length", "response_length", mode="before")
-    @classmethod
-    def _integral_float_is_int(cls, value: Any) -> Any:
-        # JSON does not tell 12 from 12.0, so strict validation of an integer may not either.
-        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 _SIGNAL_ACTION = "^\\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll]|[Hh][Oo][Ll][Dd])\\s*$"

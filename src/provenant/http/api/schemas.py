@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator,
-    model_validator,
+    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, create_model,
+    field_validator, model_validator,
 )
 
 from provenant.config import Settings
@@ -87,9 +87,12 @@ def _integral_floats_as_ints(value: Any) -> Any:
     return value
 
 
+# An integer field of a strictly validated body that takes 2.0 as 2 (JSON cannot tell them).
+JsonInt = Annotated[int, BeforeValidator(_integral_floats_as_ints)]
+
 # At most 2**53 - 1: every JSON client reads that exactly (a bound of 2**63 - 1 reads as
 # the float 2**63 in JSON Schema, which then admits 2**63).
-InputIds = Annotated[list[Annotated[int, Field(ge=1, le=2**53 - 1)]], Field(
+InputIds = Annotated[list[Annotated[JsonInt, Field(ge=1, le=2**53 - 1)]], Field(
     default_factory=list, max_length=1000,
     description="Ids of the artifacts this one was derived from (same execution)")]
 
