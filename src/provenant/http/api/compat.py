@@ -14,7 +14,7 @@ from provenant.domain.artifacts import ArtifactType, WorkflowContext, validate_p
 from provenant.domain.errors import Refused, describe_error
 from provenant.domain.legacy import LEGACY_TYPES, SPLIT_SIGNALS, WIDE_FIELDS, typed_payload
 from provenant.domain.lineage import RUN_ID_PATTERN
-from provenant.http.api.schemas import ArtifactIn, InputIds, JsonInt, _ArtifactInRules
+from provenant.http.api.schemas import ArtifactIn, InputIds, _ArtifactInRules, json_int
 
 
 class _Wide(BaseModel):
@@ -22,8 +22,8 @@ class _Wide(BaseModel):
 
     prompt: str | None = None
     response: str | None = None
-    prompt_length: JsonInt | None = Field(default=None, ge=0)
-    response_length: JsonInt | None = Field(default=None, ge=0)
+    prompt_length: json_int(ge=0) | None = None
+    response_length: json_int(ge=0) | None = None
     model_name: str | None = Field(default=None, min_length=1, max_length=200)
     chart_type: str | None = Field(default=None, min_length=1, max_length=32)
     chart_data: dict[str, Any] | list[Any] | None = None

@@ -87,12 +87,15 @@ def _integral_floats_as_ints(value: Any) -> Any:
     return value
 
 
-# An integer field of a strictly validated body that takes 2.0 as 2 (JSON cannot tell them).
-JsonInt = Annotated[int, BeforeValidator(_integral_floats_as_ints)]
+def json_int(**bounds: int) -> Any:
+    """An integer field of a strictly validated body that takes 2.0 as 2 (JSON cannot tell
+    them); bounds before the validator, so the OpenAPI schema states them."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_integral_floats_as_ints)]
+
 
 # At most 2**53 - 1: every JSON client reads that exactly (a bound of 2**63 - 1 reads as
 # the float 2**63 in JSON Schema, which then admits 2**63).
-InputIds = Annotated[list[Annotated[JsonInt, Field(ge=1, le=2**53 - 1)]], Field(
+InputIds = Annotated[list[json_int(ge=1, le=2**53 - 1)], Field(
     default_factory=list, max_length=1000,
     description="Ids of the artifacts this one was derived from (same execution)")]
 
