@@ -30,11 +30,10 @@ def run(ctx: BenchContext) -> BenchResult:
     with mlflow_run_context("ibkr_trading_signal_workflow", "bench-detail-read",
                             services=services) as run:
         # A run shaped like the workflow's: a few params, metrics and tags.
-        for key, value in {"symbol": "TSLA", "analyst": "rules", "broker": "paper",
-                           "lookback_days": "180", "chart_types": "daily,weekly"}.items():
-            run.client.log_param(run.run_id, key, value)
-        for key, value in {"confidence": 0.72, "close": 251.3, "rsi_14": 61.2}.items():
-            run.client.log_metric(run.run_id, key, value)
+        services.tracker.log_run(
+            run.run_id, params={"symbol": "TSLA", "analyst": "rules", "broker": "paper",
+                                "lookback_days": "180", "chart_types": "daily,weekly"},
+            metrics={"confidence": 0.72, "close": 251.3, "rsi_14": 61.2}, tags={}, files={})
         artifact = store_signal_artifact(name="TSLA signal", symbol="TSLA", action="BUY",
                                          confidence=0.72, step_name="generate_signal",
                                          services=services)
