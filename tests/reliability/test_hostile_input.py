@@ -175,6 +175,9 @@ def test_every_write_route_refuses_an_oversized_body_declared_or_streamed(api_se
             streamed = client.request(method, concrete(path, chart["id"]),
                                       content=iter([big[:1000], big[1000:]]),
                                       headers={**AUTH, "Content-Type": "application/json"})
+            if method == "DELETE":  # refused without reading any body: nothing to limit
+                assert {declared.status_code, streamed.status_code} == {405}, path
+                continue
             for answer in (declared, streamed):
                 assert answer.status_code == 413, (method, path, answer.text)
                 assert "2048" in answer.json()["detail"]

@@ -125,9 +125,10 @@ async def artifact_body(request: Request) -> ArtifactIn | FlatArtifactIn:
     """Today's body or the flat one, validated as the one it is (errors name its fields)."""
     try:
         data = json.loads(await request.body())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than Python's
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
-                                       "msg": f"JSON decode error: {exc}"}]) from None
+                                       "msg": f"JSON decode error: {reason}"}]) from None
     model = FlatArtifactIn if _body_kind(data) == "flat" else ArtifactIn
     try:
         return model.model_validate(data)
