@@ -37,7 +37,7 @@ def route(method: str, path: str, **options: Any) -> Callable:
 
 @route("POST", "", status_code=201, response_model=ArtifactOut,
        openapi_extra=ARTIFACT_BODY_OPENAPI,
-       responses=error_responses(400, 401, 404, 413, 422, 502, 503))
+       responses=error_responses(400, 401, 404, 409, 413, 422, 502, 503))
 def create_artifact(body: ArtifactBody, services: ServicesDep, writer: WriterDep,
                     response: Response) -> ArtifactOut:
     """Store an artifact (today's body, or the previous system's flat one); its lineage is
