@@ -115,6 +115,16 @@ def services(make_settings, database_url, mlflow_uri):
 
 
 @pytest.fixture
+def sqlite_services(make_settings, mlflow_uri, tmp_path):
+    """Process-wide services on SQLite and a real MLflow store, no scheduled repair (what a
+    browser test serves)."""
+    svc = configure(make_settings(database_url=f"sqlite:///{tmp_path / 'p.db'}",
+                                  mlflow_tracking_uri=mlflow_uri, repair_interval_seconds=0))
+    yield svc
+    reset_services()
+
+
+@pytest.fixture
 def api_settings(make_settings, database_url, mlflow_uri):
     """Settings for an API on a real database and MLflow store; keywords override."""
     from tests.support.api import TOKEN

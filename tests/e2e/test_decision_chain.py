@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from provenant.bootstrap import configure, reset_services
 from provenant.store.tables import artifacts
 from tests.support.browser import null_words_in, serve_app
 from tests.support.chain import store_chain
@@ -13,11 +12,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def served(make_settings, mlflow_uri, tmp_path):
+def served(sqlite_services):
     """A stored chain whose signal was edited in the database afterwards, served."""
-    services = configure(make_settings(database_url=f"sqlite:///{tmp_path / 'p.db'}",
-                                       mlflow_tracking_uri=mlflow_uri,
-                                       repair_interval_seconds=0))
+    services = sqlite_services
     chain = store_chain(services)
     with services.engine.begin() as conn:
         conn.execute(update(artifacts).where(artifacts.c.id == chain["signal"].id)
@@ -25,7 +22,6 @@ def served(make_settings, mlflow_uri, tmp_path):
     services.artifacts.add_inputs(chain["weekly"].id, [chain["daily"].id], inferred=True)
     with serve_app(services) as url:
         yield url, chain
-    reset_services()
 
 
 def test_why_this_order_shows_the_chain_and_opens_each_link(page, served):

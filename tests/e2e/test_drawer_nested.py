@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from provenant.bootstrap import Services
 from provenant.domain.artifacts import NewArtifact
 from tests.support.browser import null_words_in, serve_app
 from tests.support.legacy_dag_rows import bars
@@ -13,11 +12,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def imported_chart(make_settings, mlflow_uri, tmp_path):
+def imported_chart(sqlite_services):
     """(base URL, id) of a chart shaped as the legacy import leaves it, in a served app."""
-    services = Services(make_settings(database_url=f"sqlite:///{tmp_path / 'p.db'}",
-                                      mlflow_tracking_uri=mlflow_uri,
-                                      repair_interval_seconds=0))
+    services = sqlite_services
     chart = services.artifacts.add(NewArtifact(
         type="chart", name="TSLA Daily Chart", symbol="TSLA", payload={
             "chart_type": "daily", "legacy_image_path": "/app/charts/TSLA_1D.png",
@@ -28,7 +25,6 @@ def imported_chart(make_settings, mlflow_uri, tmp_path):
                 "indicator_summary": {"sma_20": 251.2, "rsi_14": 61.3}}}))
     with serve_app(services) as base:
         yield base, chart.id
-    services.close()
 
 
 def test_nested_metadata_reads_as_sections_and_a_bar_table(page, imported_chart):
