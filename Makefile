@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= llm,s3
 
-.PHONY: install install-test install-airflow demo test test-fast test-airflow bench bench-full load clean
+.PHONY: install install-test install-airflow demo test test-service test-fast test-airflow bench bench-full load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,14 @@ install-test:
 demo: install
 	$(BIN)/provenant demo
 
+# Two pytest workers (one per core; most tests wait on subprocesses and servers), while
+# the Airflow venv installs beside them (mostly downloads), then the Airflow tests.
 test: install-test
-	$(BIN)/python -m pytest tests --ignore=tests/airflow
+	$(MAKE) -j2 test-service install-airflow
 	$(MAKE) test-airflow
+
+test-service: install-test
+	$(BIN)/python -m pytest tests --ignore=tests/airflow -n 2
 
 test-fast: install-test
 	$(BIN)/python -m pytest tests -m "not browser and not slow"
@@ -35,6 +40,7 @@ AIRFLOW_VENV := .venv-airflow
 AIRFLOW_PYTHON ?= $(PYTHON)
 # The extra accepts any Airflow 3; the test venv pins the release the tests ran on.
 AIRFLOW_VERSION ?= 3.3.2
+AIRFLOW_LOG := $(AIRFLOW_VENV)/install.log
 
 $(AIRFLOW_VENV)/bin/python:
 	$(AIRFLOW_PYTHON) -m venv $(AIRFLOW_VENV)
@@ -45,11 +51,14 @@ $(AIRFLOW_VENV)/bin/python:
 AIRFLOW_TEST_PINS := "celery==5.6.3" "asyncpg>=0.29"
 
 $(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml Makefile | $(AIRFLOW_VENV)/bin/python
-	$(AIRFLOW_VENV)/bin/pip install --quiet -e ".[airflow,test]" \
-		"apache-airflow[celery,postgres,redis]==$(AIRFLOW_VERSION)" $(AIRFLOW_TEST_PINS)
+	@echo "Installing Apache Airflow $(AIRFLOW_VERSION) into $(AIRFLOW_VENV) (a few minutes; log $(AIRFLOW_LOG))"
+	@$(AIRFLOW_VENV)/bin/pip install --quiet -e ".[airflow,test]" \
+		"apache-airflow[celery,postgres,redis]==$(AIRFLOW_VERSION)" $(AIRFLOW_TEST_PINS) \
+		> $(AIRFLOW_LOG) 2>&1 || { tail -40 $(AIRFLOW_LOG); exit 1; }
 	# Compile once here, so the first Airflow command of a test run does not pay for it.
 	$(AIRFLOW_VENV)/bin/python -m compileall -q -j 0 $(AIRFLOW_VENV)/lib >/dev/null || true
 	touch $@
+	@echo "$(AIRFLOW_VENV) is ready"
 
 install-airflow: $(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION)
 

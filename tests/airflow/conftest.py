@@ -103,13 +103,13 @@ def celery_deployment(tmp_path_factory, mlflow_server):
             seeded = _seed_legacy(services)
             deployment.start()
             yield SimpleNamespace(deployment=deployment, services=services, seeded=seeded,
-                                  analyst=analyst, mlflow_url=mlflow_server.url)
+                                  analyst=analyst, mlflow=mlflow_server,
+                                  mlflow_url=mlflow_server.url)
         finally:
             analyst.gate.set()
             deployment.stop()
             reset_services()
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    # Torn down: no process of it left, no key of it in Redis.
+    # Torn down: no process of it left, its broker included.
     assert not [s.name for s in deployment.services.values() if s.alive()]
-    assert deployment.redis_keys() == []

@@ -1,15 +1,17 @@
 """A real Airflow 3 deployment for tests: the components and settings of deploy/compose.yaml.
 
 Metadata DB on PostgreSQL (a database of its own, dropped afterwards), CeleryExecutor with
-Redis as broker (database 1, a key prefix of its own, its keys removed afterwards), and
-`airflow scheduler`, `dag-processor`, `api-server` and two `celery worker` processes, each
-with its own log in a temporary AIRFLOW_HOME. DAG runs are triggered through the REST API.
+a `redis-server` of its own as broker (so a test may stop it; it saves its data on SIGTERM
+as the compose file's Redis does), and `airflow scheduler`, `dag-processor`, `api-server`
+and two `celery worker` processes, each with its own log in a temporary AIRFLOW_HOME.
+DAG runs are triggered through the REST API.
 """
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -24,7 +26,6 @@ from tests.support.mlflow_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("AIRFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("AIRFLOW_TEST_REDIS", "redis://127.0.0.1:6379/1")
 # Variables of the developer's shell that would point the deployment at real stores.
 _LEAKY_PREFIXES = ("AIRFLOW", "PROVENANT_", "MLFLOW_")
 
@@ -43,9 +44,9 @@ DEPLOYMENT_SETTINGS = {
     "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "provenant.airflow.celery_config.CELERY_CONFIG",
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
-# Only the test shortens these: a lost task is noticed in 30 s and retried 5 s later.
+# Only the test shortens these: a lost task is noticed in 30 s and retried 10 s later.
 TEST_ONLY_SETTINGS = {
-    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5",
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "10",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.airflow.worker_name.worker_name",
@@ -62,7 +63,7 @@ class Deployment:
                  workers: tuple[str, ...] = WORKERS, preload: bool = True) -> None:
         self.home, self.workers = home, workers
         self.database = f"airflow_test_{uuid.uuid4().hex[:10]}"
-        self.redis_prefix = f"{self.database}:"
+        self.redis_port = free_port()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.password = secrets.token_urlsafe(12)
@@ -80,8 +81,7 @@ class Deployment:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{pg.replace('postgresql', 'postgresql+psycopg2', 1)}/{self.database}",
-            "AIRFLOW__CELERY__BROKER_URL": REDIS,
-            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": self.redis_prefix,
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{pg}/{self.database}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
@@ -99,6 +99,7 @@ class Deployment:
         (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
+        self.start_redis()
         run_step("airflow db migrate", [AIRFLOW, "db", "migrate"], env=self.env, cwd=self.home,
                  log=self.home / "db-migrate.log", timeout=300)
         # The api-server first: workers report every task start to its Execution API.
@@ -118,6 +119,26 @@ class Deployment:
                 self.home / f"{n}.log").read_bytes(), 180)
         return self
 
+    def start_redis(self) -> None:
+        """The broker, (re)started on its port; it reloads what it saved when stopped."""
+        redis_server = shutil.which("redis-server")
+        if redis_server is None:
+            raise RuntimeError("redis-server not found: apt-get install -y redis-server")
+        self.services["redis"] = Service(
+            "redis", [redis_server, "--bind", "127.0.0.1", "--port", str(self.redis_port),
+                      "--dir", str(self.home), "--dbfilename", "broker.rdb"],
+            env=self.env, cwd=self.home, log=self.home / "redis.log").start()
+        broker = redis.Redis(port=self.redis_port)
+        try:
+            self.services["redis"].wait_for("PONG", lambda: _pings(broker), 30, 0.2)
+        finally:
+            broker.close()
+
+    def stop_redis(self) -> None:
+        """Stop the broker on purpose (SIGTERM: it saves its data first)."""
+        self.services["redis"].stop()
+        self.services["redis"].killed = True  # not a crash: _check_alive lets it be
+
     def _service(self, name: str, *args: str, env: dict[str, str] | None = None) -> Service:
         service = Service(name, [AIRFLOW, *args], env={**self.env, **(env or {})},
                           cwd=self.home, log=self.home / f"{name}.log")
@@ -125,23 +146,11 @@ class Deployment:
         return service
 
     def stop(self) -> None:
-        """Stop every process tree, then drop the database and the Redis keys."""
+        """Stop every process tree (Redis last), then drop the database."""
         for service in reversed(list(self.services.values())):
             service.stop()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-        broker = redis.Redis.from_url(REDIS)
-        keys = list(broker.scan_iter(f"{self.redis_prefix}*"))
-        if keys:
-            broker.delete(*keys)
-        broker.close()
-
-    def redis_keys(self) -> list[bytes]:
-        broker = redis.Redis.from_url(REDIS)
-        try:
-            return list(broker.scan_iter(f"{self.redis_prefix}*"))
-        finally:
-            broker.close()
 
     # -- REST API --------------------------------------------------------------------------
 
@@ -171,6 +180,21 @@ class Deployment:
         return httpx.request(method, f"{self.url}{path}", timeout=120,
                              headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
 
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str] | None = None, *,
+              downstream: bool = False, only_failed: bool = False) -> None:
+        """What an operator's "Clear" does: run these task instances of a DAG run again."""
+        body = {"dry_run": False, "dag_run_id": run_id, "only_failed": only_failed,
+                "reset_dag_runs": True}
+        if task_ids:
+            body |= {"task_ids": task_ids, "include_downstream": downstream}
+        answer = self.api("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json=body)
+        assert answer.status_code == 200, answer.text
+
+    def pause(self, dag_id: str, paused: bool) -> None:
+        """Pause or unpause a DAG: the scheduler starts no task of a paused DAG's runs."""
+        answer = self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": paused})
+        assert answer.status_code == 200, answer.text
+
     def trigger(self, dag_id: str, conf: dict) -> str:
         """POST a DAG run (as an operator would); its run_id."""
         answer = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns",
@@ -187,6 +211,24 @@ class Deployment:
         answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         assert answer.status_code == 200, answer.text
         return {ti["task_id"]: ti for ti in answer.json()["task_instances"]}
+
+    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, states: set[str],
+                      timeout: float) -> dict:
+        """Wait until the task instance is in one of `states`; the task instance."""
+        deadline, state = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            task = self.task_instances(dag_id, run_id).get(task_id, {})
+            if (state := task.get("state")) in states:
+                return task
+            time.sleep(1)
+        raise StepHung(f"{dag_id} {run_id} {task_id}: state {state}, not {sorted(states)} "
+                       f"after {timeout:.0f} s; logs in {self.home}")
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, attempt: int) -> str:
+        """The log one try of a task wrote (what the UI's log view shows)."""
+        path = (self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+                / f"task_id={task_id}" / f"attempt={attempt}.log")
+        return path.read_text(errors="replace")
 
     def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout: float) -> dict[str, str]:
         """Wait until every run is success or failed; their states. Names what hung."""
@@ -210,6 +252,13 @@ class Deployment:
                 if not service.alive() and not service.killed]
         if dead:
             raise AssertionError(f"{', '.join(dead)} exited; logs in {self.home}")
+
+
+def _pings(broker: redis.Redis) -> bool:
+    try:
+        return bool(broker.ping())
+    except redis.RedisError:
+        return False
 
 
 def _fernet_key() -> str:

@@ -39,6 +39,15 @@ def _check_one_finished_run(stack, run_id: str) -> tuple[str, list]:
     return runs[0].info.run_id, artifacts
 
 
+def _a_finished_dag_run(deployment, which: int) -> str:
+    """A finished DAG run: one of the batch's when it ran before, else a new one."""
+    finished = [r["dag_run_id"] for r in deployment.dag_runs(WORKFLOW_ID)
+                if r["state"] == "success"]
+    run_id = finished[which] if finished else deployment.trigger(WORKFLOW_ID, {"symbol": "TSLA"})
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
+    return run_id
+
+
 def test_the_repair_dag_runs_on_its_schedule_and_repairs_a_legacy_artifact(celery_deployment):
     stack, seeded = celery_deployment, celery_deployment.seeded
     deployment = stack.deployment
@@ -81,23 +90,33 @@ def test_ten_dag_runs_at_once_are_ten_finished_runs_spread_over_both_workers(
 
 def test_clearing_a_finished_task_reruns_it_without_a_duplicate(celery_deployment):
     deployment = celery_deployment.deployment
-    # A finished DAG run: one of the batch's when it ran before, else a new one.
-    finished = [r["dag_run_id"] for r in deployment.dag_runs(WORKFLOW_ID)
-                if r["state"] == "success"]
-    run_id = finished[0] if finished else deployment.trigger(WORKFLOW_ID, {"symbol": "TSLA"})
-    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
+    run_id = _a_finished_dag_run(deployment, 0)
     mlflow_run, before = _check_one_finished_run(celery_deployment, run_id)
 
     # What an operator's "clear" does (with its downstream tasks, as the UI offers).
-    cleared = deployment.api("POST", f"/api/v2/dags/{WORKFLOW_ID}/clearTaskInstances", json={
-        "dry_run": False, "dag_run_id": run_id, "task_ids": ["generate_daily_chart"],
-        "include_downstream": True, "only_failed": False, "reset_dag_runs": True})
-    assert cleared.status_code == 200, cleared.text
+    deployment.clear(WORKFLOW_ID, run_id, ["generate_daily_chart"], downstream=True)
     assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
     rerun = deployment.task_instances(WORKFLOW_ID, run_id)["generate_daily_chart"]
     assert (rerun["state"], rerun["try_number"]) == ("success", 2)
 
     after_run, after = _check_one_finished_run(celery_deployment, run_id)
+    assert after_run == mlflow_run
+    assert [a.id for a in after] == [a.id for a in before]
+
+
+def test_clearing_one_middle_task_alone_leaves_the_mlflow_run_finished(celery_deployment):
+    deployment = celery_deployment.deployment
+    run_id = _a_finished_dag_run(deployment, -1)  # not the one the test above cleared
+    mlflow_run, before = _check_one_finished_run(celery_deployment, run_id)
+
+    # Without its downstream tasks: no later task comes to end the run it reopens.
+    deployment.clear(WORKFLOW_ID, run_id, ["generate_weekly_chart"], downstream=False)
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
+    tasks = deployment.task_instances(WORKFLOW_ID, run_id)
+    assert tasks["generate_weekly_chart"]["try_number"] == 2
+    assert tasks["log_to_mlflow"]["try_number"] == 1
+
+    after_run, after = _check_one_finished_run(celery_deployment, run_id)  # not RUNNING
     assert after_run == mlflow_run
     assert [a.id for a in after] == [a.id for a in before]
 
@@ -128,6 +147,52 @@ def test_a_failing_task_fails_the_dag_run_and_its_mlflow_run_keeping_earlier_lin
         ("llm", "NFLX chart analysis (failed attempt 1)"),
         ("llm", "NFLX chart analysis (failed attempt 2)")]
     assert {a.run_id for a in kept} == {runs[0].info.run_id}
+
+
+def test_a_task_starting_while_mlflow_is_down_fails_fast_and_its_retry_succeeds(
+        celery_deployment):
+    deployment, mlflow = celery_deployment.deployment, celery_deployment.mlflow
+    first = step_names()[0]
+    mlflow.stop()
+    try:
+        run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "NVDA"})
+        deployment.wait_for_task(WORKFLOW_ID, run_id, first, {"queued", "running",
+                                                              "up_for_retry"}, 120)
+        # Hold the retry until the server is back: a restart takes 5-25 s on this machine.
+        deployment.pause(WORKFLOW_ID, True)
+        deployment.wait_for_task(WORKFLOW_ID, run_id, first, {"up_for_retry"}, 120)
+    finally:
+        mlflow.start()
+        deployment.pause(WORKFLOW_ID, False)
+
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {run_id: "success"}
+    assert deployment.task_instances(WORKFLOW_ID, run_id)[first]["try_number"] == 2
+    failed_try = deployment.task_log(WORKFLOW_ID, run_id, first, 1)
+    assert "is not reachable" in failed_try and "nothing was run or stored" in failed_try
+    _check_one_finished_run(celery_deployment, run_id)
+
+
+def test_a_dag_run_started_while_redis_is_down_fails_clearly_and_a_clear_reruns_it(
+        celery_deployment):
+    deployment = celery_deployment.deployment
+    deployment.stop_redis()  # SIGTERM: it saves what it holds, like the compose file's Redis
+    try:
+        run_id = deployment.trigger(WORKFLOW_ID, {"symbol": "MSFT"})
+        # Airflow cannot hand the task to Celery: after its publish retries and the task's
+        # own retry it fails the run, naming the broker it could not reach.
+        assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=240) == {
+            run_id: "failed"}
+    finally:
+        deployment.start_redis()
+    scheduler_log = (deployment.home / "scheduler.log").read_text(errors="replace")
+    assert f"connecting to 127.0.0.1:{deployment.redis_port}. Connection refused" in scheduler_log
+    assert celery_deployment.services.artifacts.by_execution(run_id) == []  # nothing ran
+    assert _runs_of(celery_deployment.mlflow_url, run_id) == []
+
+    # The operator's recovery once Redis is back: clear the failed DAG run.
+    deployment.clear(WORKFLOW_ID, run_id, only_failed=True)
+    assert deployment.wait_for_runs(WORKFLOW_ID, [run_id], timeout=300) == {run_id: "success"}
+    _check_one_finished_run(celery_deployment, run_id)
 
 
 def test_a_worker_killed_mid_task_is_retried_into_the_same_run(celery_deployment):

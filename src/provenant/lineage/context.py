@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from provenant.adapters.tracking import EXECUTION_TAG, WORKFLOW_TAG, Tracker, TrackingUnavailable
+from provenant.adapters.tracking import (
+    EXECUTION_TAG, WORKFLOW_TAG, Tracker, TrackedRun, TrackingUnavailable)
 from provenant.domain.lineage import Lineage
 from provenant.lineage.resolve import Resolver
 from provenant.store.execution_runs import ExecutionRunRegistry
@@ -30,6 +31,14 @@ class RunContext:
         return Lineage(self.run_id, self.experiment_id)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedRun:
+    """The run an execution's block works in, and the status it had ended with before."""
+
+    lineage: Lineage
+    was_finished: bool = False  # the execution had completed before this block reopened it
+
+
 # A ContextVar, not a global: each thread and asyncio task sees its own run.
 _current: ContextVar[RunContext | None] = ContextVar("provenant_run", default=None)
 
@@ -48,43 +57,45 @@ class RunOpener:
         self.resolver = Resolver(tracker, claims)
 
     def open(self, workflow_id: str, execution_id: str, *, run_id: str | None = None,
-             experiment_name: str | None = None) -> Lineage:
+             experiment_name: str | None = None) -> OpenedRun:
         """The execution's run, RUNNING: handed down, claimed, found by the resolver, or new."""
         if run_id:
-            return self._resume(self.claims.claim(workflow_id, execution_id,
-                                                  self._handed_down(run_id, workflow_id,
-                                                                    execution_id)))
+            run = self._handed_down(run_id, workflow_id, execution_id)
+            return self._resume(self.claims.claim(workflow_id, execution_id, run.lineage),
+                                run.status)
         claimed = self.claims.get(workflow_id, execution_id)
-        if claimed and self.tracker.get_run(claimed.run_id) is not None:
-            return self._resume(claimed)
+        run = self.tracker.get_run(claimed.run_id) if claimed else None
+        if claimed and run is not None:
+            return self._resume(claimed, run.status)
         if claimed:
             self.claims.forget(workflow_id, execution_id)  # its run was deleted in MLflow
         found = self.resolver.newest_run((workflow_id, execution_id))
         if found is not None:
             if WORKFLOW_TAG not in found.tags:  # a legacy run: adopt it under the CONTRACT's tags
                 self.tracker.set_tag(found.run_id, WORKFLOW_TAG, workflow_id)
-            return self._resume(self.claims.claim(workflow_id, execution_id, found.lineage))
+            return self._resume(self.claims.claim(workflow_id, execution_id, found.lineage),
+                                found.status)
         created = self.tracker.create_run(
             experiment_name or workflow_id, run_name=execution_id,
             tags={WORKFLOW_TAG: workflow_id, EXECUTION_TAG: execution_id}).lineage
         winner = self.claims.claim(workflow_id, execution_id, created)
         if winner != created:  # another process claimed first: keep its run, drop ours
             self.tracker.delete_run(created.run_id)
-            return self._resume(winner)
-        return created
+            return self._resume(winner, "RUNNING")  # just created by the other process
+        return OpenedRun(created)
 
-    def _handed_down(self, run_id: str, workflow_id: str, execution_id: str) -> Lineage:
+    def _handed_down(self, run_id: str, workflow_id: str, execution_id: str) -> TrackedRun:
         run = self.tracker.get_run(run_id)
         if run is None:
             raise LookupError(f"MLflow run {run_id} does not exist")
         if (run.tags.get(WORKFLOW_TAG), run.tags.get(EXECUTION_TAG)) != (workflow_id,
                                                                          execution_id):
             raise ValueError(f"MLflow run {run_id} belongs to another workflow execution")
-        return run.lineage
+        return run
 
-    def _resume(self, lineage: Lineage) -> Lineage:
+    def _resume(self, lineage: Lineage, status: str) -> OpenedRun:
         self.tracker.set_status(lineage.run_id, "RUNNING")
-        return lineage
+        return OpenedRun(lineage, was_finished=status == "FINISHED")
 
     def finish(self, run_id: str, status: str) -> None:
         """End the run; FAILED is best effort (the block's own error is what matters)."""
@@ -106,7 +117,10 @@ def run_context(opener: RunOpener, workflow_id: str, execution_id: str, *,
 
     The run ends FINISHED when the block completes and FAILED when it raises (unless
     ``end_run=False``, for a step that later steps continue). Entering again with the same
-    ids, here or in another process, resumes the same run.
+    ids, here or in another process, resumes the same run. A block that reopened a FINISHED
+    run without ending it (an operator re-ran one middle task of a finished Airflow DAG
+    run) ends it FINISHED again rather than leaving it RUNNING. A FAILED run stays RUNNING
+    after a successful retry of a middle step: the steps after it are still to come.
     """
     if not workflow_id or not execution_id:
         raise ValueError("mlflow_run_context needs a workflow_id and an execution_id")
@@ -116,12 +130,12 @@ def run_context(opener: RunOpener, workflow_id: str, execution_id: str, *,
         return
     opener.tracker.ensure_reachable()
     try:
-        lineage = opener.open(workflow_id, execution_id, run_id=run_id,
-                              experiment_name=experiment_name)
+        opened = opener.open(workflow_id, execution_id, run_id=run_id,
+                             experiment_name=experiment_name)
     except TrackingUnavailable as exc:
         raise TrackingUnavailable(f"{exc} (while opening the run)") from exc
-    run = RunContext(workflow_id, execution_id, lineage.run_id, lineage.experiment_id,
-                     opener.tracker.tracking_uri)
+    run = RunContext(workflow_id, execution_id, opened.lineage.run_id,
+                     opened.lineage.experiment_id, opener.tracker.tracking_uri)
     token = _current.set(run)
     try:
         yield run
@@ -130,6 +144,8 @@ def run_context(opener: RunOpener, workflow_id: str, execution_id: str, *,
         raise
     else:
         if end_run:
+            opener.finish(run.run_id, "FINISHED")
+        elif opened.was_finished:
             opener.finish(run.run_id, "FINISHED")
     finally:
         _current.reset(token)
