@@ -26,7 +26,8 @@ def database_url(tmp_path) -> str:
 def executed(services, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a SQLite MLflow store keeps run files under ./mlruns
     result = run_workflow(WF, "TSLA", "chain-verify-1", services=services)
-    stored = {a.type.value + (f"_{a.payload['chart_type']}" if a.type == "chart" else ""): a
+    stored = {a.type.value + "".join(f"_{a.payload[k]}" for k in ("chart_type", "timeframe")
+                                     if k in a.payload): a
               for a in services.artifacts.by_execution("chain-verify-1")}
     return result, stored
 
@@ -35,7 +36,9 @@ def test_the_workflow_records_its_chain_and_manifest(services, executed):
     result, stored = executed
     edges = {(e.artifact_id, e.input_id)
              for e in services.artifacts.edges([a.id for a in stored.values()], "up")}
-    expected = {(stored["llm"].id, stored["chart_daily"].id),
+    expected = {(stored["chart_daily"].id, stored["market_data_daily"].id),
+                (stored["chart_weekly"].id, stored["market_data_weekly"].id),
+                (stored["llm"].id, stored["chart_daily"].id),
                 (stored["llm"].id, stored["chart_weekly"].id),
                 (stored["signal"].id, stored["llm"].id)}
     if "order" in stored:  # a HOLD signal places no order
@@ -48,6 +51,8 @@ def test_the_workflow_records_its_chain_and_manifest(services, executed):
     entries = {e["id"]: e for e in json.loads(manifest)["artifacts"]}
     assert set(entries) == {a.id for a in stored.values()}
     assert entries[stored["signal"].id]["inputs"] == [stored["llm"].id]
+    assert entries[stored["chart_weekly"].id]["inputs"] == [stored["market_data_weekly"].id]
+    assert entries[stored["market_data_daily"].id]["type"] == "market_data"
     assert all(entries[a.id]["content_sha256"] == a.content_sha256 for a in stored.values())
     report = runtime.verify(services)
     assert report.ok, report.mismatches
@@ -56,7 +61,10 @@ def test_the_workflow_records_its_chain_and_manifest(services, executed):
 def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(services, executed):
     _, stored = executed
     signal, llm, weekly = stored["signal"], stored["llm"], stored["chart_weekly"]
+    window = stored["market_data_weekly"]
     forged = {**llm.payload, "response": "SELL everything"}
+    bars = [dict(b) for b in window.payload["bars"]]
+    bars[-1]["close"] *= 1.01  # one bar of the window a chart was drawn from, nudged
     with services.engine.begin() as conn:
         conn.execute(update(artifacts).where(artifacts.c.id == signal.id)
                      .values(payload={**signal.payload, "confidence": 0.99}))
@@ -64,6 +72,8 @@ def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(servic
         conn.execute(update(artifacts).where(artifacts.c.id == llm.id).values(
             payload=forged, content_sha256=content_hash("llm", llm.name, llm.symbol, forged,
                                                         None)))
+        conn.execute(update(artifacts).where(artifacts.c.id == window.id)
+                     .values(payload={**window.payload, "bars": bars}))
         conn.execute(delete(artifacts).where(artifacts.c.id == stored["chart_daily"].id))
     blob = next((services.settings.home / "blobs").rglob(f"{weekly.image_sha256}.*"))
     blob.write_bytes(b"not the chart any more")
@@ -77,7 +87,9 @@ def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(servic
                              "decision chain has a broken link") in found
     assert (stored["chart_daily"].id, "manifest",
             f"listed in run {run_id}'s manifest but not stored") in found
-    assert {m[0] for m in found} == {signal.id, llm.id, weekly.id, stored["chart_daily"].id}
+    assert (window.id, "content", "stored content no longer matches its content_sha256") in found
+    assert {m[0] for m in found} == {signal.id, llm.id, weekly.id, window.id,
+                                     stored["chart_daily"].id}
 
     done = cli(services, "lineage", "verify")
     assert done.returncode == 1, done.stderr
