@@ -1,7 +1,10 @@
-"""A real workflow run records its decision chain and a run manifest; verify catches tampering."""
+"""A real workflow run records its decision chain (down to the market data windows) and a run
+manifest; verify catches tampering (SQLite and PostgreSQL: JSONB must give back the hashed
+payload)."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -14,12 +17,6 @@ from provenant.workflows import run_workflow
 from tests.support.cli import cli
 
 WF = "ibkr_trading_signal_workflow"
-
-
-@pytest.fixture
-def database_url(tmp_path) -> str:
-    """SQLite: the walk and edges run on PostgreSQL too, in test_provenance."""
-    return f"sqlite:///{tmp_path / 'provenant.db'}"
 
 
 @pytest.fixture
@@ -56,6 +53,28 @@ def test_the_workflow_records_its_chain_and_manifest(services, executed):
     assert all(entries[a.id]["content_sha256"] == a.content_sha256 for a in stored.values())
     report = runtime.verify(services)
     assert report.ok, report.mismatches
+
+
+def test_the_chain_ends_in_the_market_data_windows_and_the_bundle_holds_them(services,
+                                                                            executed, tmp_path):
+    _, stored = executed
+    top = stored.get("order") or stored["signal"]  # a HOLD signal places no order
+    windows = {stored["market_data_daily"].id, stored["market_data_weekly"].id}
+    chain = runtime.provenance(services, top.id)
+    assert [n.type for n in chain.nodes][-2:] == ["market_data", "market_data"]
+    assert {n.id for n in chain.nodes if n.type == "market_data"} == windows
+    assert {n.verification for n in chain.nodes} == {"verified"}
+
+    bundle = tmp_path / "bundle.zip"
+    runtime.export_evidence(services, top.id, bundle)
+    with zipfile.ZipFile(bundle) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        daily = json.loads(z.read(f"artifacts/{stored['market_data_daily'].id}.json"))
+    assert windows <= {a["id"] for a in manifest["artifacts"]}
+    assert daily["payload"]["bars"] == stored["market_data_daily"].payload["bars"]
+    assert daily["content_sha256"] == stored["market_data_daily"].content_sha256
+    checked = cli(services, "evidence", "verify", str(bundle))
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(services, executed):
