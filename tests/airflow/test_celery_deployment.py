@@ -16,7 +16,7 @@ from tests.support.openai_server import Answer
 
 SYMBOLS = ("TSLA", "MSFT", "NVDA", "NFLX", "AMZN")
 REPAIR_DAG = "artifact_lineage_repair"
-FIVE_STEPS_OF_ARTIFACTS = {"chart", "llm", "signal"}
+FIVE_STEPS_OF_ARTIFACTS = {"market_data", "chart", "llm", "signal"}
 
 
 def _runs_of(tracking_uri: str, execution_id: str) -> list:
@@ -145,7 +145,8 @@ def test_a_failing_task_fails_the_dag_run_and_its_mlflow_run_keeping_earlier_lin
     assert sorted((str(a.type), a.name) for a in kept) == [
         ("chart", "NFLX daily chart"), ("chart", "NFLX weekly chart"),
         ("llm", "NFLX chart analysis (failed attempt 1)"),
-        ("llm", "NFLX chart analysis (failed attempt 2)")]
+        ("llm", "NFLX chart analysis (failed attempt 2)"),
+        ("market_data", "NFLX daily market data"), ("market_data", "NFLX weekly market data")]
     assert {a.run_id for a in kept} == {runs[0].info.run_id}
 
 

@@ -136,8 +136,8 @@ def test_drawer_links_each_artifact_to_its_run_in_mlflow(page, ui, screenshot_di
     image = drawer.locator("figure.chart img")
     assert image.evaluate("img => img.complete && img.naturalWidth") > 0
     rsi = ui.chart.payload["indicators"]["rsi_14"]
-    assert drawer.locator("dt", has_text="RSI 14").locator("xpath=../dd").inner_text() == (
-        show_number(rsi))
+    row = drawer.get_by_test_id("indicator-row").filter(has_text="RSI 14")
+    assert row.locator("td").inner_text() == show_number(rsi)
     page.goto(f"{ui.url}/artifacts/{ui.chart.id}?{urlencode({'execution_id': ui.execution_id})}")
     page.wait_for_function("() => document.querySelector('figure.chart img').complete")
     page.screenshot(path=screenshot_dir / "artifact-drawer.png")
@@ -183,7 +183,8 @@ def test_hostile_text_is_shown_as_text_and_never_runs(page, ui):
 def test_list_filters_groups_and_pages_without_calling_mlflow(page, ui):
     before = ui.proxy.count
     page.goto(f"{ui.url}/artifacts?{urlencode({'execution_id': ui.execution_id})}")
-    assert page.locator("tr[data-row]").count() == 5  # the workflow's charts, LLM, signal, order
+    # The workflow's market data windows and charts (daily, weekly), LLM, signal and order.
+    assert page.locator("tr[data-row]").count() == 7
     assert page.locator("tr[data-row] .thumb img").count() == 2  # daily and weekly charts
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.thumb img'))
                                     .every(img => img.complete && img.naturalWidth > 0)""")

@@ -142,6 +142,22 @@ def test_list_answers_artifacts_total_and_groups(api):
     assert api.get("/api/artifacts/?execution_id=e1").json()["total"] == 2
 
 
+def test_market_data_of_a_chart_comes_from_its_market_data_input(api):
+    window = {"timeframe": "daily", "provider": "bundled", "first_bar": "2025-11-01",
+              "last_bar": "2025-11-03", "bar_count": 3,
+              "bars": [{**bar, "close": 500.0 + n} for n, bar in enumerate(BARS[:3])]}
+    stored = post(api, {"type": "market_data", "name": "TSLA daily market data",
+                        "symbol": "TSLA", "workflow_id": WF, "execution_id": "md-1",
+                        "step_name": "generate_daily_chart", "payload": window}).json()
+    # The chart also embeds a (different) window, as legacy rows do: its input wins.
+    chart = post(api, flat_chart(execution_id="md-1", inputs=[stored["id"]])).json()
+    answered = api.get(f"/api/artifacts/{chart['id']}/market-data").json()
+    assert answered == {"artifact_id": chart["id"], "symbol": "TSLA", "count": 3,
+                        "data": window["bars"], "source": f"artifact {stored['id']}: payload.bars"}
+    itself = api.get(f"/api/artifacts/{stored['id']}/market-data").json()
+    assert (itself["count"], itself["source"]) == (3, "payload.bars")
+
+
 def test_market_data_stats_and_refused_delete(api):
     chart = post(api, flat_chart()).json()
     window = api.get(f"/api/artifacts/{chart['id']}/market-data").json()

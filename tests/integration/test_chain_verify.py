@@ -1,7 +1,10 @@
-"""A real workflow run records its decision chain and a run manifest; verify catches tampering."""
+"""A real workflow run records its decision chain (down to the market data windows) and a run
+manifest; verify catches tampering (SQLite and PostgreSQL: JSONB must give back the hashed
+payload)."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -17,16 +20,11 @@ WF = "ibkr_trading_signal_workflow"
 
 
 @pytest.fixture
-def database_url(tmp_path) -> str:
-    """SQLite: the walk and edges run on PostgreSQL too, in test_provenance."""
-    return f"sqlite:///{tmp_path / 'provenant.db'}"
-
-
-@pytest.fixture
 def executed(services, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a SQLite MLflow store keeps run files under ./mlruns
     result = run_workflow(WF, "TSLA", "chain-verify-1", services=services)
-    stored = {a.type.value + (f"_{a.payload['chart_type']}" if a.type == "chart" else ""): a
+    stored = {a.type.value + "".join(f"_{a.payload[k]}" for k in ("chart_type", "timeframe")
+                                     if k in a.payload): a
               for a in services.artifacts.by_execution("chain-verify-1")}
     return result, stored
 
@@ -35,7 +33,9 @@ def test_the_workflow_records_its_chain_and_manifest(services, executed):
     result, stored = executed
     edges = {(e.artifact_id, e.input_id)
              for e in services.artifacts.edges([a.id for a in stored.values()], "up")}
-    expected = {(stored["llm"].id, stored["chart_daily"].id),
+    expected = {(stored["chart_daily"].id, stored["market_data_daily"].id),
+                (stored["chart_weekly"].id, stored["market_data_weekly"].id),
+                (stored["llm"].id, stored["chart_daily"].id),
                 (stored["llm"].id, stored["chart_weekly"].id),
                 (stored["signal"].id, stored["llm"].id)}
     if "order" in stored:  # a HOLD signal places no order
@@ -48,15 +48,42 @@ def test_the_workflow_records_its_chain_and_manifest(services, executed):
     entries = {e["id"]: e for e in json.loads(manifest)["artifacts"]}
     assert set(entries) == {a.id for a in stored.values()}
     assert entries[stored["signal"].id]["inputs"] == [stored["llm"].id]
+    assert entries[stored["chart_weekly"].id]["inputs"] == [stored["market_data_weekly"].id]
+    assert entries[stored["market_data_daily"].id]["type"] == "market_data"
     assert all(entries[a.id]["content_sha256"] == a.content_sha256 for a in stored.values())
     report = runtime.verify(services)
     assert report.ok, report.mismatches
 
 
+def test_the_chain_ends_in_the_market_data_windows_and_the_bundle_holds_them(services,
+                                                                            executed, tmp_path):
+    _, stored = executed
+    top = stored.get("order") or stored["signal"]  # a HOLD signal places no order
+    windows = {stored["market_data_daily"].id, stored["market_data_weekly"].id}
+    chain = runtime.provenance(services, top.id)
+    assert [n.type for n in chain.nodes][-2:] == ["market_data", "market_data"]
+    assert {n.id for n in chain.nodes if n.type == "market_data"} == windows
+    assert {n.verification for n in chain.nodes} == {"verified"}
+
+    bundle = tmp_path / "bundle.zip"
+    runtime.export_evidence(services, top.id, bundle)
+    with zipfile.ZipFile(bundle) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        daily = json.loads(z.read(f"artifacts/{stored['market_data_daily'].id}.json"))
+    assert windows <= {a["id"] for a in manifest["artifacts"]}
+    assert daily["payload"]["bars"] == stored["market_data_daily"].payload["bars"]
+    assert daily["content_sha256"] == stored["market_data_daily"].content_sha256
+    checked = cli(services, "evidence", "verify", str(bundle))
+    assert checked.returncode == 0, checked.stderr
+
+
 def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(services, executed):
     _, stored = executed
     signal, llm, weekly = stored["signal"], stored["llm"], stored["chart_weekly"]
+    window = stored["market_data_weekly"]
     forged = {**llm.payload, "response": "SELL everything"}
+    bars = [dict(b) for b in window.payload["bars"]]
+    bars[-1]["close"] *= 1.01  # one bar of the window a chart was drawn from, nudged
     with services.engine.begin() as conn:
         conn.execute(update(artifacts).where(artifacts.c.id == signal.id)
                      .values(payload={**signal.payload, "confidence": 0.99}))
@@ -64,6 +91,8 @@ def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(servic
         conn.execute(update(artifacts).where(artifacts.c.id == llm.id).values(
             payload=forged, content_sha256=content_hash("llm", llm.name, llm.symbol, forged,
                                                         None)))
+        conn.execute(update(artifacts).where(artifacts.c.id == window.id)
+                     .values(payload={**window.payload, "bars": bars}))
         conn.execute(delete(artifacts).where(artifacts.c.id == stored["chart_daily"].id))
     blob = next((services.settings.home / "blobs").rglob(f"{weekly.image_sha256}.*"))
     blob.write_bytes(b"not the chart any more")
@@ -77,7 +106,9 @@ def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(servic
                              "decision chain has a broken link") in found
     assert (stored["chart_daily"].id, "manifest",
             f"listed in run {run_id}'s manifest but not stored") in found
-    assert {m[0] for m in found} == {signal.id, llm.id, weekly.id, stored["chart_daily"].id}
+    assert (window.id, "content", "stored content no longer matches its content_sha256") in found
+    assert {m[0] for m in found} == {signal.id, llm.id, weekly.id, window.id,
+                                     stored["chart_daily"].id}
 
     done = cli(services, "lineage", "verify")
     assert done.returncode == 1, done.stderr

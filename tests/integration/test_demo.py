@@ -26,7 +26,7 @@ def test_demo_serves_every_artifact_with_lineage_and_ctrl_c_stops_both_uis(tmp_p
         assert wait_healthy(f"{base}/api/health", proc, seconds=600).json()["status"] == "ok"
         assert wait_healthy(f"{ui}/health", proc, seconds=120).status_code == 200
         items = httpx.get(f"{base}/api/artifacts", params={"limit": 100}).json()["items"]
-        assert len(items) == 25
+        assert len(items) == 35  # 5 symbols: 2 market data windows, 2 charts, LLM, signal, order
         assert {i["symbol"] for i in items} == set(DEMO_SYMBOLS)
         for item in items:
             assert item["lineage"]["status"] == "persisted", item

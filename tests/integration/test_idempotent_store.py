@@ -90,7 +90,8 @@ def test_a_retried_workflow_step_stores_nothing_new_and_keeps_the_run(services):
 
     assert retried["run_id"] == charted["run_id"] == state["run_id"]
     assert retried["daily_chart"]["artifact_id"] == charted["daily_chart"]["artifact_id"]
-    assert [a.name for a in services.artifacts.by_execution(EXECUTION)] == ["TSLA daily chart"]
+    assert [a.name for a in services.artifacts.by_execution(EXECUTION)] == [
+        "TSLA daily market data", "TSLA daily chart"]
     client = services.tracker.client
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert len(client.search_runs(experiments)) == 1

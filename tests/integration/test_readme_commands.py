@@ -51,7 +51,7 @@ def _run_workflow(words, _variant, tmp_path, _request):
     assert run.info.experiment_id == result["experiment_id"]
     assert run.data.tags["execution_id"] == result["execution_id"]
     assert sorted(a["type"] for a in result["artifacts"]) == [
-        "chart", "chart", "llm", "order", "signal"]
+        "chart", "chart", "llm", "market_data", "market_data", "order", "signal"]
 
 
 @case("serve")

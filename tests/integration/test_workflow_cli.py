@@ -47,6 +47,7 @@ def test_run_tsla_json_gives_every_artifact_the_returned_run(tmp_path, mlflow_se
     kinds = [a.type for a in stored]
     assert kinds.count("chart") >= 2 and [kinds.count(k) for k in ("llm", "signal", "order")] \
         == [1, 1, 1]
+    assert kinds.count("market_data") == 2
     for artifact in stored:
         assert (artifact.run_id, artifact.experiment_id) == (run.info.run_id,
                                                              run.info.experiment_id)
@@ -71,7 +72,7 @@ def test_a_failing_step_fails_the_run_and_keeps_earlier_lineage(tmp_path, mlflow
     run = MlflowClient(mlflow_server.url).get_run(result["run_id"])
     assert run.info.status == "FAILED"
     stored = stored_artifacts(home, mlflow_server.url, result["execution_id"])
-    assert [a.type for a in stored] == ["chart", "chart", "llm"]
+    assert [a.type for a in stored] == ["market_data", "chart", "market_data", "chart", "llm"]
     assert {(a.run_id, a.experiment_id) for a in stored} == {(run.info.run_id,
                                                               run.info.experiment_id)}
     assert stored[-1].payload["valid"] is False

@@ -60,7 +60,8 @@ def test_steps_run_one_per_call_in_one_run(workflow_services, mlflow_uri):
     assert run.data.tags["execution_id"] == execution_id
     assert [r["step"] for r in state["steps"]] == list(STEPS)
     stored = workflow_services.artifacts.by_execution(execution_id)
-    assert sorted(a.type for a in stored) == ["chart", "chart", "llm", "order", "signal"]
+    assert sorted(a.type for a in stored) == ["chart", "chart", "llm", "market_data",
+                                              "market_data", "order", "signal"]
     assert {(a.run_id, a.experiment_id) for a in stored} == {(run.info.run_id,
                                                               run.info.experiment_id)}
     assert run.data.tags[ARTIFACT_IDS_TAG] == ",".join(str(a.id) for a in stored)
@@ -69,6 +70,43 @@ def test_steps_run_one_per_call_in_one_run(workflow_services, mlflow_uri):
     assert "daily.rsi_14" in run.data.metrics and "step_ms.fetch_market_data" in run.data.metrics
     charts = [f.path for f in client.list_artifacts(run.info.run_id, "charts")]
     assert charts == ["charts/TSLA_daily.png", "charts/TSLA_weekly.png"]
+
+
+def test_each_chart_names_the_market_data_window_it_was_drawn_from(workflow_services):
+    state = start_inputs(WF, "TSLA", settings=workflow_services.settings)
+    state = through_xcom(execute_step(WF, "fetch_market_data", "windows-1", state,
+                                      services=workflow_services))
+    daily = through_xcom(execute_step(WF, "generate_daily_chart", "windows-1", state,
+                                      services=workflow_services))
+    # A retried task runs the step again on the same inputs: nothing new is stored.
+    again = execute_step(WF, "generate_daily_chart", "windows-1", state,
+                         services=workflow_services)
+    assert again["daily_chart"] == daily["daily_chart"]
+    weekly = execute_step(WF, "generate_weekly_chart", "windows-1", daily,
+                          services=workflow_services)
+    stored = workflow_services.artifacts.by_execution("windows-1")
+    assert [(a.type, a.name) for a in stored] == [
+        ("market_data", "TSLA daily market data"), ("chart", "TSLA daily chart"),
+        ("market_data", "TSLA weekly market data"), ("chart", "TSLA weekly chart")]
+    bars = state["market"]["bars"]
+    for ref, window in ((daily["daily_chart"], stored[0]), (weekly["weekly_chart"], stored[2])):
+        assert ref["market_data_artifact_id"] == window.id
+        assert workflow_services.artifacts.inputs_of(ref["artifact_id"]) == [window.id]
+        assert window.step_name == f"generate_{ref['chart_type']}_chart"
+        assert window.content_sha256 and window.run_id == stored[1].run_id
+    md_daily, md_weekly = stored[0].payload, stored[2].payload
+    assert {k: md_daily[k] for k in ("timeframe", "provider", "first_bar", "last_bar",
+                                     "bar_count")} == {
+        "timeframe": "daily", "provider": state["market"]["provider"],
+        "first_bar": bars[0]["date"], "last_bar": bars[-1]["date"], "bar_count": len(bars)}
+    assert md_daily["bars"] == [{k: b[k] for k in ("date", "open", "high", "low", "close",
+                                                   "volume")} for b in bars]
+    assert md_weekly["timeframe"] == "weekly" and md_weekly["bar_count"] == len(
+        md_weekly["bars"]) < len(bars) / 4
+    assert md_weekly["last_bar"] >= bars[-1]["date"] and sum(  # weeks end on Fridays
+        b["volume"] for b in md_weekly["bars"]) == pytest.approx(sum(b["volume"] for b in bars))
+    chart = workflow_services.artifacts.get(daily["daily_chart"]["artifact_id"])
+    assert "bars" not in chart.payload  # the window is the input, not copied into the chart
 
 
 def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services, mlflow_uri,
@@ -84,7 +122,8 @@ def test_a_failed_step_fails_the_run_and_its_retry_resumes_it(workflow_services,
     assert client.get_run(state["run_id"]).info.status == "FAILED"
     kept = workflow_services.artifacts.by_execution(execution_id)
     assert [(a.type, a.payload.get("valid")) for a in kept] == [
-        ("chart", None), ("chart", None), ("llm", False)]
+        ("market_data", None), ("chart", None), ("market_data", None), ("chart", None),
+        ("llm", False)]
     assert {a.run_id for a in kept} == {state["run_id"]}
 
     llm.default = llm.answer({"action": "SELL", "confidence": 0.6, "score": -0.4,
@@ -137,7 +176,7 @@ def test_run_workflow_reports_each_step(workflow_services, mlflow_uri):
         (s, status) for s in STEPS for status in ("running", "succeeded")]
     assert all(e.duration_ms >= 0 for e in events if e.status == "succeeded")
     assert [a["type"] for a in result.to_json()["artifacts"]] == [
-        "chart", "chart", "llm", "signal", "order"]
+        "market_data", "chart", "market_data", "chart", "llm", "signal", "order"]
     assert MlflowClient(mlflow_uri).get_run(result.run_id).info.status == "FINISHED"
 
 

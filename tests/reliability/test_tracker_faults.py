@@ -177,7 +177,8 @@ def test_tracker_lost_mid_run_fails_the_execution_and_every_artifact_keeps_its_r
     result = failed.value.result
     assert result.status == "FAILED" and "step log_to_mlflow failed" in result.error
     stored = services.artifacts.by_execution(execution_id)
-    assert [a.type for a in stored][:4] == ["chart", "chart", "llm", "signal"]
+    assert [a.type for a in stored][:6] == ["market_data", "chart", "market_data", "chart",
+                                            "llm", "signal"]
     assert {(a.run_id, a.experiment_id) for a in stored} == {(result.run_id,
                                                               result.experiment_id)}
     assert f"could not mark MLflow run {result.run_id} FAILED" in caplog.text

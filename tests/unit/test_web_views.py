@@ -5,11 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provenant.domain.artifacts import NewArtifact
+from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import LineageStatus
-from provenant.http.web.drawer import STATUS_WORDS, lineage_view
+from provenant.http.web.drawer import STATUS_WORDS, body_of, lineage_view
 from provenant.http.web.listing import (
     MAX_PAGE_SIZE, PAGE_SIZE, BadListQuery, ListQuery, fetch_page, parse_list_query)
+from provenant.http.web.ohlcv import ohlcv_of
 from tests.support.fakes import FakeRepository
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
@@ -121,3 +122,29 @@ def test_a_page_is_newest_first_with_a_cursor_to_the_next():
     pending, _ = fetch_page(repository, ListQuery(lineage="pending"))
     assert [a.id for a in pending] == [ids[1]]
 
+
+
+def test_market_data_bars_become_the_ohlcv_table_and_leave_the_details():
+    bars = [{"date": "2024-01-02", "open": 10.5, "high": 11, "low": 0.5, "close": 10.25,
+             "volume": 1_234_567}, {"date": "2024-01-03", "open": 10, "high": 12, "low": 9}]
+    artifact = Artifact(id=1, type="market_data", name="TSLA daily market data", symbol="TSLA",
+                        run_id=None, experiment_id=None, created_at=datetime.now(UTC),
+                        payload={"timeframe": "daily", "bar_count": 2, "bars": bars,
+                                 "note": "kept"})
+    body = body_of(artifact)
+    assert body.title == "Market data" and ("Timeframe", "daily") in body.facts
+    assert body.extra == [("Note", "kept")] and body.sections == []  # bars shown once
+    first, second = ([(c.text, c.key) for c in row] for row in body.ohlcv.rows)
+    assert first == [("2024-01-02", "2024-01-02"), ("10.50", "10.5"), ("11.00", "11.0"),
+                     ("0.5", "0.5"), ("10.25", "10.25"), ("1,234,567", "1234567.0")]
+    assert second[4:] == [("—", ""), ("—", "")]  # absent: a dash, and sorted last
+    assert body.ohlcv.caption == "OHLCV bars (2)"
+
+
+def test_legacy_bars_nested_in_metadata_are_taken_out_where_they_were():
+    payload = {"metadata": {"market_data_snapshot": {"bars": [{"t": "2024-01-02", "c": 5}],
+                                                     "symbol": "TSLA"}, "bars_note": 1}}
+    table, rest = ohlcv_of(payload)
+    assert [c.text for c in table.rows[0]][::4] == ["2024-01-02", "5.00"]
+    assert rest == {"metadata": {"market_data_snapshot": {"symbol": "TSLA"}, "bars_note": 1}}
+    assert ohlcv_of({"bars": []}) == (None, {"bars": []})

@@ -63,7 +63,9 @@ class PortfolioPayload(Payload):
 
 
 class MarketDataPayload(Payload):
-    """Whatever the previous system stored about a market data fetch (bars, source, ...)."""
+    """The OHLCV window a chart was drawn from (the workflow stores `timeframe`, `provider`,
+    `first_bar`, `last_bar`, `bar_count` and `bars`); from the previous system, whatever it
+    stored about a market data fetch. No key is required: imported rows keep their shape."""
 
 
 PAYLOAD_MODELS: dict[ArtifactType, type[Payload]] = {

@@ -125,6 +125,17 @@ class BarSeries(BaseModel):
         return self.bars[-1].date
 
 
+def window_payload(bars: pd.DataFrame, timeframe: str, provider: str) -> dict:
+    """A market_data artifact's payload: the bars a chart was drawn from and their extent.
+
+    `bars` is a frame indexed by date with the COLUMNS (daily bars, or weekly resampled).
+    """
+    records = [{"date": ts.date().isoformat(), **{c: float(row[c]) for c in COLUMNS}}
+               for ts, row in bars[list(COLUMNS)].iterrows()]
+    return {"timeframe": timeframe, "provider": provider, "first_bar": records[0]["date"],
+            "last_bar": records[-1]["date"], "bar_count": len(records), "bars": records}
+
+
 class IndicatorSnapshot(BaseModel):
     """The latest value of each indicator (None when the series is too short for it)."""
 

@@ -133,6 +133,13 @@ class ArtifactWriter:
         """An executed trade (side, quantity, price, ...)."""
         return self._typed(ArtifactType.trade, name, symbol, step_name, {}, kwargs)
 
+    def market_data(self, *, name: str, symbol: str | None, bars: list[dict[str, Any]],
+                    step_name: str | None = None, **kwargs: Any) -> Artifact:
+        """An OHLCV window (`bars` of date, open, high, low, close, volume; plus timeframe,
+        provider, first/last bar and count)."""
+        return self._typed(ArtifactType.market_data, name, symbol, step_name, {"bars": bars},
+                           kwargs)
+
     def portfolio(self, *, name: str, symbol: str | None = None, step_name: str | None = None,
                   **kwargs: Any) -> Artifact:
         """A portfolio snapshot (positions, cash, ...)."""

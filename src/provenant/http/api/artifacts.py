@@ -11,13 +11,13 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from provenant.domain.artifacts import ArtifactType
-from provenant.domain.legacy import market_window
 from provenant.http.api.compat import (
     ARTIFACT_BODY_OPENAPI, ArtifactBody, ArtifactPatch, FlatArtifactIn, ImageUnreachable,
     fetched_image)
 from provenant.http.api.schemas import (
     ArtifactOut, ArtifactPage, artifact_out, error_responses)
 from provenant.http.deps import ArtifactId, HydratorDep, ReadThreadsDep, ServicesDep, WriterDep
+from provenant.service.market_windows import market_window_of
 from provenant.service.patching import patch_artifact
 
 router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
@@ -134,14 +134,14 @@ def delete_artifact(artifact_id: ArtifactId) -> None:
 
 @router.get("/{artifact_id}/market-data", responses=error_responses(404, 422, 503))
 def artifact_market_data(artifact_id: ArtifactId, services: ServicesDep) -> dict[str, Any]:
-    """The OHLCV window a chart was drawn from, as stored with it: `symbol`, `count`, `data`
-    (bars of date, open, high, low, close, volume) and `source` (where in the payload)."""
+    """The OHLCV window a chart was drawn from: `symbol`, `count`, `data` (bars of date, open,
+    high, low, close, volume) and `source`: the market_data artifact the chart names as its
+    input (`artifact N: payload.bars`), else where in the chart's own payload the bars are."""
     artifact = services.artifacts.get(artifact_id)
     if artifact is None:
         raise HTTPException(404, f"artifact {artifact_id} not found")
-    window = market_window(artifact.payload)
+    window = market_window_of(services.artifacts, artifact)
     if window is None:
         raise HTTPException(404, f"artifact {artifact_id} has no market data window stored")
-    source, bars = window
-    return {"artifact_id": artifact_id, "symbol": artifact.symbol, "count": len(bars),
-            "data": bars, "source": f"payload.{source}"}
+    return {"artifact_id": artifact_id, "symbol": artifact.symbol, "count": len(window.bars),
+            "data": window.bars, "source": window.source}

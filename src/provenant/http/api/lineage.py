@@ -1,13 +1,14 @@
-"""The lineage audit log: which artifacts were repaired, when, and by what."""
+"""The lineage audit log (which artifacts were repaired, when, and by what) and verify."""
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from provenant import runtime
+from provenant.domain.reports import RepairLog, VerifyReport
+from provenant.http.api.schemas import ErrorOut, error_responses
 from provenant.http.deps import ServicesDep
-from provenant.domain.reports import RepairLog
-from provenant.http.api.schemas import error_responses
 
 router = APIRouter(prefix="/api/lineage", tags=["lineage"])
 
@@ -18,3 +19,20 @@ def list_repairs(services: ServicesDep,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> RepairLog:
     """Audit rows (source `hydrate` or `repair`), newest first; optionally of one artifact."""
     return RepairLog(items=services.artifacts.repairs(artifact_id, limit=limit))
+
+
+@router.get("/verify", response_model=VerifyReport, responses={
+    200: {"description": "Every artifact checked: `mismatches` names each problem found and "
+                         "the check that caught it (empty when all is well)."},
+    503: {"model": VerifyReport | ErrorOut,
+          "description": "MLflow or the database failed: the report's `errors` say how."}})
+def verify(services: ServicesDep, response: Response) -> VerifyReport:
+    """`provenant lineage verify --json` over HTTP: each artifact's run against MLflow, its
+    content against its hash and its run's manifest, and decision chains for missing links.
+
+    A problem found is a finding, not a failure of the request (200); 503 when MLflow could
+    not be asked.
+    """
+    report = runtime.verify(services)
+    response.status_code = 503 if report.errors else 200
+    return report

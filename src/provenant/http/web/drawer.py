@@ -10,6 +10,7 @@ from provenant.domain.lineage import LineageStatus, mlflow_run_url
 from provenant.http.web.format import (
     label, number_or_none, show, show_latency, show_number, show_percent, show_time,
 )
+from provenant.http.web.ohlcv import OhlcvTable, ohlcv_of
 
 STATUS_WORDS = {
     LineageStatus.persisted: "Captured",
@@ -86,6 +87,7 @@ class Body:
     facts: list[tuple[str, str]] = field(default_factory=list)
     texts: list[tuple[str, str]] = field(default_factory=list)
     indicators: list[tuple[str, str]] = field(default_factory=list)
+    ohlcv: OhlcvTable | None = None  # a market_data artifact's bars
     extra: list[tuple[str, str]] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
 
@@ -103,9 +105,13 @@ _FACTS: dict[ArtifactType, list[tuple[str, str, Callable[[Any], str]]]] = {
     ArtifactType.order: [("Side", "side", show), ("Quantity", "quantity", show),
                          ("Order type", "order_type", show), ("Limit price", "limit_price", show),
                          ("Stop", "stop_loss", show), ("Target", "take_profit", show)],
+    ArtifactType.market_data: [("Timeframe", "timeframe", show), ("Provider", "provider", show),
+                               ("First bar", "first_bar", show), ("Last bar", "last_bar", show),
+                               ("Bars", "bar_count", show)],
 }
 _TITLES = {ArtifactType.chart: "Chart", ArtifactType.llm: "LLM analysis",
-           ArtifactType.signal: "Signal", ArtifactType.order: "Order"}
+           ArtifactType.signal: "Signal", ArtifactType.order: "Order",
+           ArtifactType.market_data: "Market data"}
 # Long texts, shown whole in their own blocks.
 _TEXTS: dict[ArtifactType, list[tuple[str, str]]] = {
     ArtifactType.llm: [("Prompt", "prompt"), ("Response", "response")],
@@ -116,6 +122,8 @@ _TEXTS: dict[ArtifactType, list[tuple[str, str]]] = {
 def body_of(artifact: Artifact) -> Body:
     """Split the payload into the type's facts, its long texts, indicators and the rest."""
     payload, body = artifact.payload, Body(title=_TITLES.get(artifact.type, "Details"))
+    if artifact.type == ArtifactType.market_data:
+        body.ohlcv, payload = ohlcv_of(payload)
     facts, texts = _FACTS.get(artifact.type, []), _TEXTS.get(artifact.type, [])
     body.facts = [(title, fmt(payload.get(key))) for title, key, fmt in facts]
     body.texts = [(title, show(payload.get(key))) for title, key in texts]

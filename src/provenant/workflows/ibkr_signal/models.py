@@ -59,6 +59,9 @@ class ChartRef(BaseModel):
     artifact_id: int
     chart_type: str
     bars_shown: int
+    # The market_data artifact the chart was drawn from (None in a state from before it was
+    # stored: an execution started by an older version keeps running).
+    market_data_artifact_id: int | None = None
 
 
 class DailyChart(StepOutputs):

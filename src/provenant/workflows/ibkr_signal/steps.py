@@ -2,9 +2,9 @@
 
 Every artifact is stored inside the execution's open MLflow run, so it carries the run id
 that log_to_mlflow returns, and names the artifacts it was derived from (the decision chain:
-order <- signal <- analysis <- daily and weekly charts). HOLD signals place no order (and
-store no order artifact); BUY and SELL always record one, on paper unless the ibkr broker is
-configured.
+order <- signal <- analysis <- daily and weekly charts <- the market data window of each).
+HOLD signals place no order (and store no order artifact); BUY and SELL always record one, on
+paper unless the ibkr broker is configured.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from provenant.adapters.brokers import get_broker
 from provenant.adapters.market_data import check_source, fetch_bars
 from provenant.domain.provenance import run_manifest
 from provenant.domain.indicators import compute_indicators, resample_weekly, snapshot
+from provenant.domain.market import window_payload
 from provenant.domain.signals import Order
 from provenant.service.images import read_image
 from provenant.workflows.ibkr_signal.models import (
@@ -42,11 +43,18 @@ def check_market_data(symbol: str, params: RunParams) -> None:
 
 
 def _chart(ctx: StepContext, inputs: ChartInputs, chart_type: str) -> ChartRef:
+    """Store the bars of `chart_type` as a market_data artifact, then the chart drawn from them.
 
+    The bars come from the step's inputs, so a retried step stores the same window again,
+    which the idempotent store answers with the artifact it already holds.
+    """
     bars = inputs.market.to_frame()
     shown = DAILY_BARS_SHOWN
     if chart_type == "weekly":
         bars, shown = resample_weekly(bars), WEEKLY_BARS_SHOWN
+    window = ctx.writer.market_data(
+        name=f"{inputs.symbol} {chart_type} market data", symbol=inputs.symbol,
+        step_name=ctx.step_name, **window_payload(bars, chart_type, inputs.market.provider))
     indicators = compute_indicators(bars)
     png = render_chart(bars, indicators, title=f"{inputs.symbol} {chart_type}", bars_shown=shown)
     shown = min(shown, len(bars))
@@ -56,8 +64,10 @@ def _chart(ctx: StepContext, inputs: ChartInputs, chart_type: str) -> ChartRef:
         chart_type=chart_type, step_name=ctx.step_name,
         indicators=latest.model_dump(mode="json", exclude_none=True),
         bars_shown=shown, first_date=bars.index[-shown].date().isoformat(),
-        last_date=inputs.market.last_date.isoformat(), data_provider=inputs.market.provider)
-    return ChartRef(artifact_id=artifact.id, chart_type=chart_type, bars_shown=shown)
+        last_date=inputs.market.last_date.isoformat(), data_provider=inputs.market.provider,
+        inputs=[window.id])
+    return ChartRef(artifact_id=artifact.id, chart_type=chart_type, bars_shown=shown,
+                    market_data_artifact_id=window.id)
 
 
 def generate_daily_chart(ctx: StepContext, inputs: ChartInputs) -> DailyChart:
@@ -143,8 +153,9 @@ def place_order(ctx: StepContext, inputs: OrderInputs) -> OrderOutputs:
 def log_to_mlflow(ctx: StepContext, inputs: LogInputs) -> LogOutputs:
     """Params, metrics, chart images, artifact ids and the run manifest (each artifact's hash
     and inputs, an independent record for `lineage verify`) into the execution's run; its id."""
-    artifact_ids = [inputs.daily_chart.artifact_id, inputs.weekly_chart.artifact_id,
-                    inputs.analysis.llm_artifact_id, inputs.signal_artifact_id]
+    artifact_ids = [i for ref in (inputs.daily_chart, inputs.weekly_chart)
+                    for i in (ref.market_data_artifact_id, ref.artifact_id) if i is not None]
+    artifact_ids += [inputs.analysis.llm_artifact_id, inputs.signal_artifact_id]
     if inputs.order.artifact_id is not None:
         artifact_ids.append(inputs.order.artifact_id)
     charts = {ref.chart_type: chart_png(ctx, ref.artifact_id)

@@ -35,6 +35,8 @@
     page.inert = true;  // the page behind the dialog can be neither clicked nor focused
     document.body.classList.add("drawer-open");
     drawer().focus();
+    // Its tables (tables.js) sort and page themselves once the drawer is in the page.
+    drawer().dispatchEvent(new CustomEvent("drawer:shown", { bubbles: true }));
   }
 
   function place(section) {
