@@ -1,11 +1,14 @@
 """Domain rules: deep links, payload validation, image sniffing, cursors."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from pydantic import ValidationError
 
 from provenant.domain.artifacts import NewArtifact, validate_payload
 from provenant.domain.lineage import Lineage, mlflow_run_url
+from provenant.domain.provenance import infer_chain
 from provenant.adapters.blobs import InvalidImage, LocalBlobStore, sniff_image
 from provenant.store.repository import InvalidCursor, decode_cursor, encode_cursor
 
@@ -67,3 +70,13 @@ def test_cursors_round_trip_and_reject_forgeries():
     for bad in ("", "!!", encode_cursor(42)[:-1] + "$", "aWQ6LTE"):
         with pytest.raises(InvalidCursor):
             decode_cursor(bad)
+
+
+def test_inferred_chain_links_charts_to_the_market_data_stored_before_them():
+    def row(id_, type_, **payload):
+        return SimpleNamespace(id=id_, type=type_, symbol="TSLA", payload=payload)
+
+    rows = [row(1, "chart", chart_type="daily"),  # before any market data: no edge
+            row(2, "market_data"), row(3, "chart", chart_type="daily"),
+            row(4, "chart", chart_type="weekly"), row(5, "llm"), row(6, "signal")]
+    assert sorted(infer_chain(rows)) == [(3, 2), (4, 2), (5, 3), (5, 4), (6, 5)]

@@ -105,8 +105,8 @@ def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:
 
 
 # The workflow's step order: each kind was derived from the kinds of the step before it.
-_DERIVED_FROM = {"llm": ("chart",), "signal": ("llm",), "order": ("signal",),
-                 "trade": ("order",)}
+_DERIVED_FROM = {"chart": ("market_data",), "llm": ("chart",), "signal": ("llm",),
+                 "order": ("signal",), "trade": ("order",)}
 
 
 def infer_chain(artifacts: list[Any]) -> list[tuple[int, int]]:
