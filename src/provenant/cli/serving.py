@@ -17,6 +17,7 @@ from provenant.adapters.mlflow_ui import MlflowUi, port_in_use
 
 APP_FACTORY = "provenant.http.app:create_app"  # create_app() reads the process's settings
 UNAUTHENTICATED_FLAG = "--allow-unauthenticated-writes"
+WORKER_HEALTHCHECK_SECONDS = 30  # uvicorn's default is 5
 
 # The options `serve` and `demo` share.
 HostOption = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
@@ -115,8 +116,11 @@ def serve_apps(host: str = "127.0.0.1", port: int = 8000, mlflow_ui: bool = True
                           highlight=False, soft_wrap=True)
             # Workers are new processes: they build the app from the same PROVENANT_* settings.
             app_or_factory = create_app(services) if workers == 1 else APP_FACTORY
+            # uvicorn kills a worker that misses its 5 s health ping; on a saturated 2-core
+            # machine a busy worker missed it and was killed with requests in flight.
             uvicorn.run(app_or_factory, factory=workers > 1, workers=workers, host=host,
-                        port=port, log_level="info", log_config=_log_config())
+                        port=port, log_level="info", log_config=_log_config(),
+                        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
         finally:
             if ui is not None:
                 ui.stop()
