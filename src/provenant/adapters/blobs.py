@@ -6,7 +6,8 @@ import io
 import re
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
+
+from provenant.adapters.s3_objects import s3_client, split_s3_url
 
 # Content sniffing, not names: the first bytes decide what an upload is.
 _SIGNATURES = {
@@ -91,11 +92,8 @@ class S3BlobStore:
     """Blobs in an S3-compatible bucket (AWS, MinIO, ...); needs the `s3` extra."""
 
     def __init__(self, url: str, endpoint_url: str | None = None) -> None:
-        import boto3  # lazy: an optional extra
-
-        parsed = urlparse(url)
-        self.bucket, self.prefix = parsed.netloc, parsed.path.strip("/")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        self.bucket, self.prefix = split_s3_url(url)
+        self.client = s3_client(endpoint_url)
 
     def _name(self, key: str) -> str:
         key = _checked(key)
