@@ -41,6 +41,12 @@ def sniff_image(data: bytes) -> str:
     return content_type
 
 
+def looks_like_html(data: bytes) -> bool:
+    """An HTML page where an image was expected (the previous system's plotly fallback)."""
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<div", b"<script", b"<head"))
+
+
 def image_key(data: bytes, content_type: str) -> str:
     """Content-addressed key: the same image is stored once, and keys never name paths."""
     return key_for(hashlib.sha256(data).hexdigest(), content_type)

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provenant.adapters.blobs import InvalidImage, sniff_image
+from provenant.adapters.blobs import InvalidImage, looks_like_html, sniff_image
 from provenant.adapters.image_fetch import (
     MAX_IMAGE_BYTES, ImageFetchFailed, ImageFetchRefused, S3ImageReader, fetch_image, is_url)
+from provenant.service.images import html_chart_warning
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,8 @@ def load_image(image_path: str, sources: ImageSources) -> tuple[bytes | None, st
         return None, f"image not imported: {exc}"
     except OSError as exc:
         return None, f"image {image_path} not imported: {exc.strerror or exc}"
-    if _is_html(data):
-        return None, (f"chart file {image_path} is HTML (the previous system's interactive "
-                      f"fallback), not an image: kept without image")
+    if looks_like_html(data):
+        return None, html_chart_warning(image_path)
     try:
         sniff_image(data)
     except InvalidImage as exc:
@@ -92,7 +92,3 @@ def _read(image_path: str, sources: ImageSources) -> bytes:
         raise ImageFetchRefused(f"{image_path}: larger than {sources.max_bytes} bytes")
     return file.read_bytes()
 
-
-def _is_html(data: bytes) -> bool:
-    head = data[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<div", b"<script", b"<head"))
