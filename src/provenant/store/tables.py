@@ -81,6 +81,21 @@ artifact_inputs = Table(
     Index(None, "input_id", "artifact_id"),
 )
 
+# Append-only (the migration adds triggers that refuse UPDATE and DELETE): one row per change
+# of an artifact's content after it was stored, so `lineage verify` and evidence bundles can
+# tell a recorded revision from an edit made behind Provenant's back.
+artifact_revisions = Table(
+    "artifact_revisions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("artifact_id", Id, nullable=False),
+    Column("old_sha256", String(64)),
+    Column("new_sha256", String(64)),
+    Column("changed", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("revised_at", DateTime(timezone=True), nullable=False),
+    Index(None, "artifact_id", "id"),
+)
+
 # One MLflow run per (workflow_id, execution_id): the unique key is the lock that
 # stops two processes from keeping two runs for one execution.
 execution_runs = Table(

@@ -126,7 +126,11 @@ async def get_artifact(artifact_id: ArtifactId, services: ServicesDep, hydrator:
 def update_artifact(artifact_id: ArtifactId, body: ArtifactPatch,
                     services: ServicesDep) -> ArtifactOut:
     """Merge fields into the payload, and attach lineage once (a run MLflow knows whose
-    experiment matches; an audit row with source `attach`; different lineage is a 409)."""
+    experiment matches; an audit row with source `attach`; different lineage is a 409).
+
+    A payload change re-computes the content hash and records a revision (old hash, new
+    hash, changed keys, when) that `lineage verify` accepts; an artifact its run's manifest
+    lists is sealed: a change is a 409, nothing written."""
     artifact = patch_artifact(services.artifacts, services.tracker, artifact_id,
                               body.updates(), body.run_id, body.experiment_id)
     return artifact_out(artifact, artifact.lineage_status, services.settings)
