@@ -11,6 +11,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 
 from provenant import runtime
+from provenant.domain.errors import Sealed
 from provenant.domain.provenance import (
     RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash, run_manifest, sha256_hex)
 from provenant.service.evidence import verify_bundle
@@ -95,7 +96,8 @@ def test_revisions_are_append_only(api):
 
 
 def seal(services, run_id: str, *sealed: dict) -> None:
-    """Log the run's manifest listing these artifacts, as the workflow's logging step does."""
+    """Log the run's manifest listing these artifacts, as the workflow's logging step did
+    before migration 0006 (no `sealed_by_run` on the rows: PATCH reads the manifest)."""
     manifest = run_manifest(services.artifacts.get_many(a["id"] for a in sealed), [])
     services.tracker.log_run(run_id, params={}, metrics={},
                              tags={RUN_MANIFEST_TAG: sha256_hex(manifest)},
@@ -120,6 +122,23 @@ def test_a_patch_of_an_artifact_its_run_manifest_lists_is_refused(
     assert patch(api, sealed["id"], {"chart_type": "daily"}).status_code == 200  # no change
     assert patch(api, loose["id"], LLM_CONTEXT).status_code == 200  # not in the manifest
     assert runtime.verify(services).ok
+
+
+def test_a_payload_write_that_races_the_seal_is_refused(api):
+    """The logging step seals the rows before it writes the manifest; a PATCH that read the
+    artifact before that must not land after it."""
+    services = api.app.state.services
+    chart = store_chart(api)
+    read = services.artifacts.get(chart["id"])
+    services.artifacts.seal([chart["id"]], "f" * 32)
+    with pytest.raises(Sealed, match=f"sealed by run {'f' * 32}'s manifest"):
+        services.artifacts.replace_payload(chart["id"], {**read.payload, "prompt": "x"},
+                                           read.updated_at, ["prompt"])
+    assert services.artifacts.get(chart["id"]) == read.model_copy(
+        update={"sealed_by_run": "f" * 32})
+    assert services.artifacts.revisions([chart["id"]]) == {}
+    refused = patch(api, chart["id"], LLM_CONTEXT)
+    assert refused.status_code == 409 and "sealed by run" in refused.json()["detail"]
 
 
 def test_evidence_bundles_carry_revisions_and_catch_a_forged_hash(api, tmp_path):

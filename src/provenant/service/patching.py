@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from provenant.adapters.tracking import EXECUTION_TAG, WORKFLOW_TAG, Tracker
 from provenant.domain.artifacts import Artifact, validate_payload
-from provenant.domain.errors import Conflict, NotFound, Refused, describe_error
+from provenant.domain.errors import Conflict, NotFound, Refused, Sealed, describe_error
 from provenant.domain.legacy import merged_payload
 from provenant.domain.lineage import Lineage
 from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG
@@ -55,8 +55,11 @@ def _changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def refuse_if_sealed(tracker: Tracker, artifact: Artifact, run_id: str | None) -> None:
-    """Conflict when the run's manifest (`provenant/manifest.json`, logged when the workflow
-    finished) lists the artifact: its content hash is on record there, so it is final."""
+    """Sealed (a Conflict) when the run's manifest (`provenant/manifest.json`, logged when the
+    workflow finished) records the artifact's hash: the row says so since migration 0006;
+    for manifests logged before it, the manifest itself is read from MLflow."""
+    if artifact.sealed_by_run:
+        raise Sealed(artifact.id, artifact.sealed_by_run)
     run = tracker.get_run(run_id) if run_id else None
     if run is None or RUN_MANIFEST_TAG not in run.tags:
         return
@@ -65,9 +68,7 @@ def refuse_if_sealed(tracker: Tracker, artifact: Artifact, run_id: str | None) -
         raise Conflict(f"artifact {artifact.id} may be sealed by run {run_id}'s manifest, "
                        f"which cannot be checked ({manifest}); nothing was written")
     if artifact.id in manifest:
-        raise Conflict(f"artifact {artifact.id} is sealed by run {run_id}'s manifest "
-                       f"({RUN_MANIFEST_PATH} records its content hash): its payload cannot "
-                       f"change; nothing was written")
+        raise Sealed(artifact.id, run_id, f" ({RUN_MANIFEST_PATH} records its content hash)")
 
 
 def attach_lineage(repository: ArtifactRepository, tracker: Tracker, artifact: Artifact,

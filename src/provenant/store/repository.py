@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
-from provenant.domain.errors import Conflict, NotFound, Refused
+from provenant.domain.errors import Conflict, NotFound, Refused, Sealed
 from provenant.domain.provenance import ContentRevision, Edge, content_hash
 from provenant.domain.reports import RepairRecord
 from provenant.store.tables import (
@@ -79,7 +79,7 @@ def _to_artifact(row) -> Artifact:
         lineage_repaired_at=_aware(m["lineage_repaired_at"]),
         has_image=m["image_key"] is not None, image_content_type=m["image_content_type"],
         image_sha256=_image_sha256(m["image_key"]), content_sha256=m["content_sha256"],
-        imported=bool(m["imported"]),
+        imported=bool(m["imported"]), sealed_by_run=m["sealed_by_run"],
     )
 
 
@@ -255,6 +255,8 @@ class ArtifactRepository:
             row = conn.execute(select(artifacts).where(artifacts.c.id == artifact_id)).first()
             if row is None or row.image_key is not None:
                 return False
+            if row.sealed_by_run is not None:
+                raise Sealed(artifact_id, row.sealed_by_run)
             stored = _to_artifact(row)
             result = conn.execute(
                 update(artifacts)
@@ -436,12 +438,24 @@ class ArtifactRepository:
             row = conn.execute(query).first()
             if row is None or _aware(row.updated_at) != expected_updated_at:
                 return False
+            if row.sealed_by_run is not None:  # sealed since it was read
+                raise Sealed(artifact_id, row.sealed_by_run)
             stored = _to_artifact(row)
             conn.execute(update(artifacts).where(artifacts.c.id == artifact_id)
                          .values(payload=payload, updated_at=now(),
                                  content_sha256=_rehash(stored, payload, row.image_key)))
             _record_revision(conn, stored, payload, row.image_key, list(changed), "patch")
         return True
+
+    def seal(self, ids: Sequence[int], run_id: str) -> None:
+        """Mark artifacts as recorded by `run_id`'s manifest, before it is written: a payload
+        write then either committed first (the manifest reads its hash) or is refused."""
+        with self._write() as conn, conn.begin():
+            for start in range(0, len(ids), _ID_CHUNK):
+                conn.execute(update(artifacts)
+                             .where(artifacts.c.id.in_(list(ids[start:start + _ID_CHUNK])),
+                                    artifacts.c.sealed_by_run.is_(None))
+                             .values(sealed_by_run=run_id))
 
     def revisions(self, ids: Iterable[int]) -> dict[int, list[ContentRevision]]:
         """The recorded content revisions of these artifacts, oldest first (absent: none)."""

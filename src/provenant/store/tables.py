@@ -35,6 +35,9 @@ artifacts = Table(
     # SHA-256 of the content as stored (domain.provenance.content_hash); NULL on rows stored
     # before hashing existed, which are then "unverifiable", never silently "verified".
     Column("content_sha256", String(64)),
+    # The run whose manifest records this row's hash (set by the workflow's logging step just
+    # before it writes the manifest): from then on its content cannot change.
+    Column("sealed_by_run", String(64)),
     # Rows of the previous system, kept as they were (it stored retries twice).
     Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -1,4 +1,5 @@
-"""artifact_revisions: recorded changes of content after store time (append-only)
+"""artifact_revisions: recorded changes of content after store time (append-only), and
+artifacts.sealed_by_run (the run whose manifest records the artifact's hash)
 
 Revision ID: 0006
 Revises: 0005
@@ -6,7 +7,9 @@ Revises: 0005
 A PATCH of payload fields (or an image attached to a chart that had none) re-computes the
 artifact's content hash and records old hash, new hash, what changed and when here, so
 `lineage verify` can tell a recorded revision from a direct edit. Triggers refuse UPDATE and
-DELETE on the table: revisions are evidence, like the artifacts they explain.
+DELETE on the table: revisions are evidence, like the artifacts they explain. Artifacts whose
+run logged its manifest before this revision have no `sealed_by_run`; a PATCH then reads the
+manifest from MLflow to find out.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -22,6 +25,8 @@ REFUSED = 'artifact_revisions is append-only'
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('artifacts') as batch:
+        batch.add_column(sa.Column('sealed_by_run', sa.String(64)))
     op.create_table(
         'artifact_revisions',
         sa.Column('id', Id, nullable=False, autoincrement=True),
@@ -54,3 +59,5 @@ def downgrade() -> None:
         op.execute('DROP FUNCTION artifact_revisions_append_only()')
     op.drop_index('ix_artifact_revisions_artifact_id_id', table_name='artifact_revisions')
     op.drop_table('artifact_revisions')
+    with op.batch_alter_table('artifacts') as batch:
+        batch.drop_column('sealed_by_run')
