@@ -23,6 +23,15 @@ def _path_map(items: list[str] | None) -> list[tuple[str, str]]:
         raise typer.BadParameter(str(exc), param_hint="--image-path-map") from None
 
 
+def _fetch_prefixes(items: list[str] | None) -> list[str]:
+    from provenant.service.legacy_images import check_fetch_prefixes
+
+    try:
+        return check_fetch_prefixes(items or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fetch-images-from") from None
+
+
 @artifacts_app.command("import-legacy")
 def import_legacy_command(
         source: str = typer.Option(..., "--from", metavar="DB_URL",
@@ -48,12 +57,12 @@ def import_legacy_command(
     from provenant.adapters.s3_objects import S3ExtraMissing
     from provenant.store.legacy import LegacySourceError
 
-    path_map = _path_map(image_path_map)
+    path_map, prefixes = _path_map(image_path_map), _fetch_prefixes(fetch_images_from)
     try:
         with progress_bar() as update:
             report = runtime.import_rows(
                 get_services(), source, images_root=images_root or Path.cwd(),
-                image_path_map=path_map, fetch_prefixes=fetch_images_from or [],
+                image_path_map=path_map, fetch_prefixes=prefixes,
                 dry_run=dry_run,
                 progress=update and (lambda done, total: update("import", done, total)))
     except (LegacySourceError, S3ExtraMissing) as exc:

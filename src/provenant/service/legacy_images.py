@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from provenant.adapters.blobs import InvalidImage, looks_like_html, sniff_image
 from provenant.adapters.image_fetch import (
@@ -62,6 +63,17 @@ def parse_path_map(items: Sequence[str]) -> list[tuple[str, str]]:
             raise ValueError(f"--image-path-map {item!r}: expected OLD=NEW")
         pairs.append((old.strip(), new.strip()))
     return pairs
+
+
+def check_fetch_prefixes(items: Sequence[str]) -> list[str]:
+    """The prefixes, each an http(s) URL with a host or s3://bucket[/prefix]; ValueError
+    naming one that is not (it could never match, and a typo must not pass silently)."""
+    for item in items:
+        parts = urlsplit(item)
+        if parts.scheme.lower() not in ("http", "https", "s3") or not parts.netloc:
+            raise ValueError(f"--fetch-images-from {item!r}: expected an http(s) URL with a "
+                             f"host or s3://bucket/prefix")
+    return list(items)
 
 
 def load_image(image_path: str, sources: ImageSources) -> tuple[bytes | None, str | None]:
