@@ -49,7 +49,8 @@ def verify(services: Services) -> VerifyReport:
 
 
 def import_rows(services: Services, source_url: str, **options: Any) -> ImportReport:
-    """Import the previous system's artifacts table."""
+    """Import the previous system's artifacts table (s3:// images via PROVENANT_S3_ENDPOINT_URL)."""
+    options.setdefault("s3_endpoint_url", services.settings.s3_endpoint_url)
     return import_legacy(services.artifacts, services.blobs, services.tracker, source_url,
                          **options)
 

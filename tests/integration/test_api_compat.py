@@ -2,10 +2,16 @@
 market data, stats, the refused DELETE and image URLs (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import logging
+
+import httpx
 import pytest
 
-from tests.support.api import AUTH, WF, log_run, png_bytes
+from provenant.bootstrap import configure
+from provenant.http.app import create_app
+from tests.support.api import AUTH, WF, LiveServer, log_run, png_bytes
 from tests.support.image_server import image_server
+from tests.support.legacy_client import LegacyDagClient
 
 EXECUTION = "2025-11-15 13:54:31.981650+00:00"
 BARS = [{"date": f"2025-11-{d:02d}T00:00:00", "open": 400.0 + d, "high": 410.0 + d,
@@ -189,7 +195,7 @@ def test_image_urls_are_fetched_only_under_allowed_prefixes(api_settings, start_
     image = png_bytes()
     files.update({"/trading-charts/charts/TSLA/daily/a.png": (200, image, {}),
                   "/trading-charts/moved.png": (302, b"", {"Location": "http://10.0.0.1/x"}),
-                  "/trading-charts/page.png": (200, b"<html>plot</html>", {}),
+                  "/trading-charts/text.png": (200, b"just some text", {}),
                   "/secrets/key.png": (200, image, {})})
     api = start_api(api_settings(image_fetch_prefixes=f"{base}/trading-charts/"))
     stored = post(api, flat_chart(image_path=f"{base}/trading-charts/charts/TSLA/daily/a.png"))
@@ -199,7 +205,39 @@ def test_image_urls_are_fetched_only_under_allowed_prefixes(api_settings, start_
     for path, status, says in [("/secrets/key.png", 422, "not under an allowed"),
                                ("/trading-charts/../secrets/key.png", 422, "normal form"),
                                ("/trading-charts/moved.png", 422, "redirect"),
-                               ("/trading-charts/page.png", 422, "not an image"),
+                               ("/trading-charts/text.png", 422, "not an image"),
                                ("/trading-charts/missing.png", 502, "HTTP 404")]:
         answer = post(api, flat_chart(image_path=base + path))
         assert answer.status_code == status and says in answer.json()["detail"], answer.text
+
+
+def test_a_chart_url_answering_html_is_stored_without_image_and_says_why(
+        api_settings, start_api, minio, caplog):
+    """The old system's plotly fallback: the old DAG client (no retry on a 4xx) must not lose
+    the chart; an URL outside the allowed prefixes is still refused. (`start_api` only resets
+    the services afterwards: the old client needs a real server.)"""
+    base, files = minio
+    files["/trading-charts/charts/TSLA/daily/plot.png"] = (
+        200, b"<!DOCTYPE html><html><div id='plotly'></div></html>", {"Content-Type": "text/html"})
+    page = f"{base}/trading-charts/charts/TSLA/daily/plot.png"
+    app = create_app(configure(api_settings(image_fetch_prefixes=f"{base}/trading-charts/",
+                                            api_token=None)))
+    with LiveServer(app) as server, caplog.at_level(logging.WARNING, "provenant.api"):
+        client = LegacyDagClient(server.url)
+        stored = client.store_artifact("TSLA Daily Chart", "chart", symbol="TSLA",
+                                       chart_type="daily", image_path=page,
+                                       workflow_id=WF, execution_id=EXECUTION)
+        assert stored is not None and client.last_status == 201, client.last_body
+        assert len(stored["warnings"]) == 1 and "is HTML" in stored["warnings"][0]
+        read = httpx.get(f"{server.url}/api/artifacts/{stored['id']}").json()
+        assert read["payload"]["legacy_image_path"] == page and read["chart_type"] == "daily"
+        assert (read["has_image"], read["image_path"]) == (False, None)
+        assert httpx.get(f"{server.url}/api/artifacts/{stored['id']}/image").status_code == 404
+        assert "warnings" not in read  # only the POST that stored it reports them
+
+        refused = client.store_artifact("TSLA Weekly Chart", "chart", symbol="TSLA",
+                                        chart_type="weekly", image_path=f"{base}/secrets/p.png")
+        assert refused is None and client.last_status == 422
+        assert "not under an allowed" in client.last_body
+    assert any(f"artifact {stored['id']} stored with a warning" in r.getMessage()
+               for r in caplog.records)

@@ -11,7 +11,9 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy import delete, update
 
 from provenant import runtime
+from provenant.domain.errors import Sealed
 from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash
+from provenant.service.patching import patch_artifact
 from provenant.store.tables import artifacts
 from provenant.workflows import run_workflow
 from tests.support.cli import cli
@@ -114,3 +116,13 @@ def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(servic
     assert done.returncode == 1, done.stderr
     assert f"artifact {signal.id} -> run {run_id} (content check): stored content" in done.stderr
     assert "found by the chain, content, manifest check(s)" in done.stderr
+
+
+def test_the_logged_artifacts_are_sealed_against_payload_changes(services, executed):
+    result, stored = executed
+    llm = stored["llm"]
+    assert {a.sealed_by_run for a in stored.values()} == {result.run_id}
+    with pytest.raises(Sealed, match=f"artifact {llm.id} is sealed by run {result.run_id}'s"):
+        patch_artifact(services.artifacts, services.tracker, llm.id, {"response": "SELL"})
+    assert services.artifacts.get(llm.id) == llm and services.artifacts.revisions([llm.id]) == {}
+    assert runtime.verify(services).ok

@@ -42,6 +42,8 @@ def test_unknown_option(tmp_path, path):
     (["run"], "Missing argument 'workflow'."),
     (["run", "ibkr_trading_signal_workflow"], "Missing option '--symbol'"),
     (["artifacts", "import-legacy", "--json"], "Missing option '--from'."),
+    (["artifacts", "import-legacy", "--from", "sqlite:///x.db", "--fetch-images-from",
+      "s3:/trading-charts"], "Invalid value for --fetch-images-from"),
     (["lineage", "repairs", "--limit", "many"], "Invalid value for '--limit'"),
     (["lineage", "repairs", "--artifact-id", "0"], "Invalid value for '--artifact-id'"),
     (["serve", "--port", "http"], "Invalid value for '--port'"),

@@ -256,6 +256,10 @@ class FakeRepository:
             repaired.append(artifact_id)
         return repaired
 
+    def revisions(self, ids: Iterable[int]) -> dict[int, list]:
+        """Recorded content revisions (the fake records none)."""
+        return {}
+
     def repairs(self, artifact_id: int | None = None, limit: int = 1000) -> list[RepairRecord]:
         """The audit log, newest first."""
         return [r for r in reversed(self.audit)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -85,9 +84,21 @@ def test_fetch_refuses_before_any_request(url, says):
 def test_path_maps_take_the_longest_old_prefix(tmp_path):
     sources = ImageSources(tmp_path, parse_path_map(["/app/charts=/srv/a",
                                                      "/app/charts/weekly=/srv/b"]))
-    assert sources.local_path("/app/charts/x.png") == Path("/srv/a/x.png")
-    assert sources.local_path("/app/charts/weekly/y.png") == Path("/srv/b/y.png")
-    assert sources.local_path("/app/chartsX/z.png") == Path("/app/chartsX/z.png")
-    assert sources.local_path("rel/z.png") == tmp_path / "rel/z.png"
+    assert sources.located("/app/charts/x.png") == "/srv/a/x.png"
+    assert sources.located("/app/charts/weekly/y.png") == "/srv/b/y.png"
+    assert sources.located("/app/chartsX/z.png") == "/app/chartsX/z.png"
+    assert sources.located("rel/z.png") == str(tmp_path / "rel/z.png")
     with pytest.raises(ValueError, match="expected OLD=NEW"):
         parse_path_map(["/app/charts"])
+
+
+def test_urls_map_to_other_url_prefixes_which_may_then_be_fetched(tmp_path):
+    sources = ImageSources(tmp_path, parse_path_map(
+        ["http://minio:9000/trading-charts=s3://archive/trading-charts/",
+         "http://minio:9000/other=/srv/minio-copy"]), ["http://cdn.example/charts/"])
+    assert sources.located("http://minio:9000/trading-charts/charts/a.png") == (
+        "s3://archive/trading-charts/charts/a.png")
+    assert sources.located("http://minio:9000/other/b.png") == "/srv/minio-copy/b.png"
+    assert sources.located("http://cdn.example/charts/c.png") == "http://cdn.example/charts/c.png"
+    assert sources.allowed == ("http://cdn.example/charts/", "s3://archive/trading-charts/")
+    assert sources.uses_s3

@@ -6,7 +6,8 @@ import io
 import re
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
+
+from provenant.adapters.s3_objects import s3_client, split_s3_url
 
 # Content sniffing, not names: the first bytes decide what an upload is.
 _SIGNATURES = {
@@ -38,6 +39,12 @@ def sniff_image(data: bytes) -> str:
     except Exception as exc:  # Pillow raises many types for broken files
         raise InvalidImage(f"image does not decode: {exc}") from None
     return content_type
+
+
+def looks_like_html(data: bytes) -> bool:
+    """An HTML page where an image was expected (the previous system's plotly fallback)."""
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<div", b"<script", b"<head"))
 
 
 def image_key(data: bytes, content_type: str) -> str:
@@ -91,11 +98,8 @@ class S3BlobStore:
     """Blobs in an S3-compatible bucket (AWS, MinIO, ...); needs the `s3` extra."""
 
     def __init__(self, url: str, endpoint_url: str | None = None) -> None:
-        import boto3  # lazy: an optional extra
-
-        parsed = urlparse(url)
-        self.bucket, self.prefix = parsed.netloc, parsed.path.strip("/")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        self.bucket, self.prefix = split_s3_url(url)
+        self.client = s3_client(endpoint_url)
 
     def _name(self, key: str) -> str:
         key = _checked(key)

@@ -1,11 +1,16 @@
 """Fetch a chart image by URL, only under allowed prefixes: bounded size and time, and no
-redirects (a redirect could lead anywhere, which is what server-side request forgery needs)."""
+redirects (a redirect could lead anywhere, which is what server-side request forgery needs).
+http(s) URLs with urllib; s3:// URLs (the importer's) with boto3, through the `s3` extra."""
 from __future__ import annotations
 
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from provenant.adapters.s3_objects import S3ExtraMissing, s3_client, split_s3_url
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 TIMEOUT_SECONDS = 10.0
@@ -54,15 +59,19 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+def _check_allowed(url: str, prefixes: Sequence[str]) -> None:
+    if allowed_prefix(url, prefixes) is None:
+        raise ImageFetchRefused(
+            f"{url!r} is not under an allowed image prefix"
+            + (f" ({', '.join(prefixes)})" if prefixes else " (none configured)"))
+
+
 def fetch_image(url: str, prefixes: Sequence[str], *, max_bytes: int = MAX_IMAGE_BYTES,
                 timeout: float = TIMEOUT_SECONDS) -> bytes:
     """The bytes at `url` if it lies under one of `prefixes` (the caller checks the content)."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ImageFetchRefused(f"{url!r}: only http(s) image URLs are fetched")
-    if allowed_prefix(url, prefixes) is None:
-        raise ImageFetchRefused(
-            f"{url!r} is not under an allowed image prefix"
-            + (f" ({', '.join(prefixes)})" if prefixes else " (none configured)"))
+    _check_allowed(url, prefixes)
     try:
         with _opener.open(urllib.request.Request(url, headers={"Accept": "image/*"}),
                           timeout=timeout) as answer:
@@ -74,3 +83,52 @@ def fetch_image(url: str, prefixes: Sequence[str], *, max_bytes: int = MAX_IMAGE
     if len(data) > max_bytes:
         raise ImageFetchRefused(f"{url}: larger than {max_bytes} bytes")
     return data
+
+
+class S3ImageReader:
+    """Reads s3://bucket/key images under allowed prefixes, from AWS or an S3-compatible
+    endpoint (PROVENANT_S3_ENDPOINT_URL); one client, made on first use, shared by threads."""
+
+    def __init__(self, endpoint_url: str | None = None,
+                 timeout: float = TIMEOUT_SECONDS) -> None:
+        self.endpoint_url, self.timeout = endpoint_url, timeout
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _s3(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = s3_client(self.endpoint_url, self.timeout)
+            return self._client
+
+    def fetch(self, url: str, prefixes: Sequence[str], *,
+              max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+        """The object's bytes; never more than `max_bytes` are held (larger is refused)."""
+        _check_allowed(url, prefixes)
+        bucket, key = split_s3_url(url)
+        try:
+            answer = self._s3().get_object(Bucket=bucket, Key=key)
+        except S3ExtraMissing as exc:
+            raise ImageFetchFailed(f"{url}: {exc}") from None
+        except Exception as exc:  # botocore: ClientError (NoSuchKey, ...) or a transport error
+            raise ImageFetchFailed(f"{url}: {_s3_reason(exc)}") from None
+        body = answer["Body"]
+        try:
+            if (answer.get("ContentLength") or 0) > max_bytes:
+                raise ImageFetchRefused(f"{url}: larger than {max_bytes} bytes")
+            data = body.read(max_bytes + 1)
+        except ImageFetchRefused:
+            raise
+        except Exception as exc:  # the connection broke while reading
+            raise ImageFetchFailed(f"{url}: {_s3_reason(exc)}") from None
+        finally:
+            body.close()
+        if len(data) > max_bytes:
+            raise ImageFetchRefused(f"{url}: larger than {max_bytes} bytes")
+        return data
+
+
+def _s3_reason(exc: Exception) -> str:
+    """botocore's error code (NoSuchKey, AccessDenied, ...), else the message."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    return error.get("Code") or str(exc) or type(exc).__name__

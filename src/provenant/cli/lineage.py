@@ -102,7 +102,8 @@ def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on st
     print_report(report, as_json,
                  f"checked {report.checked} artifacts against {report.runs} runs "
                  f"({report.tracking_calls} tracking calls): "
-                 f"{len(report.mismatches)} mismatch(es)",
+                 f"{len(report.mismatches)} mismatch(es); {report.revised} revised by "
+                 "recorded PATCHes or image uploads (explained)",
                  [f"artifact {m.artifact_id}"
                   + (f" -> run {m.run_id}" if m.run_id else "") + f" ({m.check} check): {m.problem}"
                   for m in report.mismatches])

@@ -139,6 +139,7 @@ class Artifact(WorkflowContext):
     lineage_repaired_at: datetime | None = None
     content_sha256: str | None = None
     imported: bool = False  # a row of the previous system
+    sealed_by_run: str | None = None  # the run whose manifest records its hash: final
 
     @property
     def lineage(self) -> Lineage | None:

@@ -15,6 +15,14 @@ class Conflict(RuntimeError):
     """The request contradicts what is stored; nothing was written (HTTP 409)."""
 
 
+class Sealed(Conflict):
+    """The artifact's content hash is on record in its run's manifest: its content is final."""
+
+    def __init__(self, artifact_id: int, run_id: str, detail: str = "") -> None:
+        super().__init__(f"artifact {artifact_id} is sealed by run {run_id}'s manifest{detail}: "
+                         f"its content cannot change; nothing was written")
+
+
 class Refused(ValueError):
     """Well-formed but not acceptable input, with the reason (HTTP 422)."""
 

@@ -90,6 +90,34 @@ class Provenance(Report):
         return all(n.verification != Verification.changed for n in self.nodes)
 
 
+class ContentRevision(BaseModel):
+    """One change of an artifact's content after it was stored, as recorded (append-only):
+    the hash before and after (None on rows stored before hashing), what changed and how."""
+
+    artifact_id: int
+    old_sha256: str | None
+    new_sha256: str | None
+    changed: list[str] = Field(description="payload keys, or `image`")
+    source: str = Field(description="patch (PATCH of payload fields) or image (an image "
+                                    "attached to a chart that had none)")
+    revised_at: datetime
+
+
+def revision_problems(content_sha256: str | None,
+                      revisions: list[ContentRevision]) -> list[str]:
+    """Why an artifact's recorded revisions (oldest first) do not explain its hash; empty
+    when each starts where the one before ended and the last ends at the stored hash."""
+    problems = [f"revision of {after.revised_at.isoformat()} starts from hash "
+                f"{after.old_sha256}, not from {before.new_sha256} where the one before ended"
+                for before, after in zip(revisions, revisions[1:])
+                if after.old_sha256 != before.new_sha256]
+    if revisions and revisions[-1].new_sha256 != content_sha256:
+        problems.append(f"content_sha256 is not the hash its last recorded revision left "
+                        f"({revisions[-1].new_sha256}): content and hash were changed "
+                        f"outside Provenant")
+    return problems
+
+
 RUN_MANIFEST_PATH = "provenant/manifest.json"  # inside the MLflow run
 RUN_MANIFEST_TAG = "provenant.manifest_sha256"  # the run's own record of the manifest's hash
 

@@ -61,8 +61,9 @@ class Mismatch(BaseModel):
     experiment_id: str | None
     problem: str
     check: str = Field("lineage", description=(
-        "what caught it: lineage (the run), content (the stored hash), manifest (the run's "
-        "own record) or chain (a missing link)"))
+        "what caught it: lineage (the run), content (the stored hash), revision (a hash "
+        "no recorded revision explains), manifest (the run's own record) or chain (a "
+        "missing link)"))
 
 
 class VerifyReport(Report):
@@ -73,6 +74,9 @@ class VerifyReport(Report):
     mismatches: list[Mismatch] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     tracking_calls: int = 0
+    revised: int = Field(0, description=(
+        "Artifacts whose content changed after it was stored by recorded revisions (PATCH, "
+        "image attach) that explain their current hash: not a problem."))
 
     @property
     def ok(self) -> bool:

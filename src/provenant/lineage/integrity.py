@@ -1,4 +1,5 @@
-"""Content checks for `lineage verify`: stored hashes, the run's manifest, missing links."""
+"""Content checks for `lineage verify`: stored hashes, recorded revisions, the run's manifest,
+missing links."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from provenant.adapters.blobs import BlobStore, key_for
 from provenant.adapters.tracking import TrackedRun, Tracker
 from provenant.domain.artifacts import Artifact
 from provenant.domain.provenance import (
-    RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash, sha256_hex)
+    RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash, revision_problems, sha256_hex)
 from provenant.domain.reports import Mismatch
 from provenant.store.repository import ArtifactRepository
 
@@ -36,6 +37,19 @@ def content_problems(artifact: Artifact, blobs: BlobStore | None) -> list[str]:
     return problems
 
 
+def read_run_manifest(tracker: Tracker, run: TrackedRun) -> Manifest | str:
+    """The entries of a run's manifest (the run records one), or why they cannot be trusted."""
+    data = tracker.run_file(run.run_id, RUN_MANIFEST_PATH)
+    if data is None:
+        return f"run {run.run_id} records a manifest, but {RUN_MANIFEST_PATH} is missing"
+    if sha256_hex(data) != run.tags[RUN_MANIFEST_TAG]:
+        return f"run {run.run_id}'s {RUN_MANIFEST_PATH} does not match the hash it recorded"
+    try:
+        return {int(e["id"]): e for e in json.loads(data)["artifacts"]}
+    except (ValueError, KeyError, TypeError):
+        return f"run {run.run_id}'s {RUN_MANIFEST_PATH} cannot be read"
+
+
 class IntegrityCheck:
     """Checks artifacts a chunk at a time; each run's manifest is fetched once."""
 
@@ -43,15 +57,22 @@ class IntegrityCheck:
                  blobs: BlobStore | None = None) -> None:
         self.repository, self.tracker, self.blobs = repository, tracker, blobs
         self.manifests: dict[str, Manifest | str] = {}  # run id -> entries, or why none
+        self.revised = 0  # artifacts whose recorded revisions explain their hash
 
     def chunk(self, chunk: list[Artifact], runs: dict[str, TrackedRun | None]) -> list[Mismatch]:
-        """Every content, image and manifest problem of these artifacts."""
+        """Every content, revision, image and manifest problem of these artifacts."""
+        ids = [a.id for a in chunk]
         inputs: dict[int, list[int]] = {}
-        for edge in self.repository.edges([a.id for a in chunk], "up"):
+        for edge in self.repository.edges(ids, "up"):
             inputs.setdefault(edge.artifact_id, []).append(edge.input_id)
+        revisions = self.repository.revisions(ids)
         found = []
         for artifact in chunk:
             problems = [("content", p) for p in content_problems(artifact, self.blobs)]
+            if artifact.id in revisions:
+                unexplained = revision_problems(artifact.content_sha256, revisions[artifact.id])
+                problems += [("revision", p) for p in unexplained]
+                self.revised += not unexplained
             run = runs.get(artifact.run_id) if artifact.run_id else None
             if run is not None and RUN_MANIFEST_TAG in run.tags:
                 problems += [("manifest", p) for p in
@@ -64,7 +85,7 @@ class IntegrityCheck:
     def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
         manifest = self.manifests.get(run.run_id)
         if manifest is None:
-            manifest = self.manifests[run.run_id] = self._read_manifest(run)
+            manifest = self.manifests[run.run_id] = read_run_manifest(self.tracker, run)
         if isinstance(manifest, str):
             yield manifest
             return
@@ -76,17 +97,6 @@ class IntegrityCheck:
         if sorted(entry.get("inputs") or []) != inputs:
             yield (f"inputs {inputs} differ from run {run.run_id}'s manifest "
                    f"({sorted(entry.get('inputs') or [])})")
-
-    def _read_manifest(self, run: TrackedRun) -> Manifest | str:
-        data = self.tracker.run_file(run.run_id, RUN_MANIFEST_PATH)
-        if data is None:
-            return f"run {run.run_id} records a manifest, but {RUN_MANIFEST_PATH} is missing"
-        if sha256_hex(data) != run.tags[RUN_MANIFEST_TAG]:
-            return f"run {run.run_id}'s {RUN_MANIFEST_PATH} does not match the hash it recorded"
-        try:
-            return {int(e["id"]): e for e in json.loads(data)["artifacts"]}
-        except (ValueError, KeyError, TypeError):
-            return f"run {run.run_id}'s {RUN_MANIFEST_PATH} cannot be read"
 
     def missing(self) -> list[Mismatch]:
         """Links to artifacts that no longer exist: in the edges, and in the manifests."""

@@ -38,6 +38,7 @@ def verify_lineage(repository: ArtifactRepository, tracker: Tracker,
         report.mismatches.extend(integrity.missing())
     except TrackingUnavailable as exc:
         report.errors.append(str(exc))
+    report.revised = integrity.revised
     report.runs = len(runs)
     report.tracking_calls = tracker.calls - calls_before
     return report

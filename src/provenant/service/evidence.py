@@ -3,7 +3,8 @@
 Layout: `manifest.json` (every file's SHA-256, every artifact's content hash, the edges),
 `artifacts/<id>.json`, `images/<id>.<ext>`, `runs/<run_id>.json` (the MLflow run's params,
 metrics and tags), `runs/<run_id>/manifest.json` (the run's own manifest, when logged),
-`audit.json` (lineage repair/attach rows) and `index.html` (for people, offline).
+`audit.json` (lineage repair/attach rows), `revisions.json` (recorded content revisions: old
+hash, new hash, what changed, when) and `index.html` (for people, offline).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from provenant.adapters.blobs import BlobStore, key_for
 from provenant.adapters.tracking import Tracker
-from provenant.domain.provenance import RUN_MANIFEST_PATH, content_hash, sha256_hex
+from provenant.domain.provenance import (
+    RUN_MANIFEST_PATH, ContentRevision, content_hash, revision_problems, sha256_hex)
 from provenant.domain.reports import Report
 from provenant.service.evidence_page import render_index
 from provenant.service.images import read_image
@@ -26,6 +28,7 @@ from provenant.store.repository import ArtifactRepository
 FORMAT = "provenant-evidence"
 VERSION = 1
 MANIFEST = "manifest.json"
+REVISIONS = "revisions.json"
 
 
 class EvidenceError(ValueError):
@@ -66,6 +69,7 @@ def export_bundle(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
                   artifact_id: int, path: Path, mlflow_ui_url: str = "") -> ExportReport:
     """Write the upstream chain of an artifact to a zip (atomically: all or nothing)."""
     chain = provenance(repository, blobs, artifact_id, "up", mlflow_ui_url)
+    revised = repository.revisions(n.id for n in chain.nodes)
     files: dict[str, bytes] = {}
     entries = []
     for node in chain.nodes:
@@ -82,11 +86,14 @@ def export_bundle(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
                         "content_sha256": node.content_sha256, "image": image,
                         "image_sha256": artifact.image_sha256,
                         "verification_at_export": node.verification.value,
+                        "revisions": len(revised.get(node.id, [])),
                         "file": f"artifacts/{node.id}.json"})
     runs = _run_files(tracker, sorted({n.run_id for n in chain.nodes if n.run_id}), files)
     audit = [r.model_dump(mode="json") for n in chain.nodes for r in repository.repairs(n.id)]
     files["audit.json"] = _json_bytes(audit)
-    files["index.html"] = render_index(chain, files, runs, audit).encode()
+    revisions = [r.model_dump(mode="json") for n in chain.nodes for r in revised.get(n.id, [])]
+    files[REVISIONS] = _json_bytes(revisions)
+    files["index.html"] = render_index(chain, files, runs, audit, revisions).encode()
     manifest = {"format": FORMAT, "version": VERSION, "artifact_id": artifact_id,
                 "exported_at": datetime.now(UTC).isoformat(), "artifacts": entries,
                 "edges": [e.model_dump() for e in chain.edges], "runs": runs,
@@ -165,10 +172,30 @@ def _check(bundle: zipfile.ZipFile, check: BundleCheck) -> BundleCheck:
             check.problems.append(f"{name} changed: its SHA-256 is not the manifest's")
     check.problems.extend(f"{name} is not listed in the manifest" for name in bundle.namelist()
                           if name != MANIFEST and name not in listed)
+    revisions = _revisions(contents, check)
     for entry in manifest["artifacts"]:
         check.artifacts += 1
         _check_artifact(entry, contents, check)
+        check.problems.extend(
+            f"artifact {entry.get('id')}: {problem}" for problem in
+            revision_problems(entry.get("content_sha256"), revisions.get(entry.get("id"), [])))
     return check
+
+
+def _revisions(contents: dict[str, bytes],
+               check: BundleCheck) -> dict[int, list[ContentRevision]]:
+    """The bundle's recorded revisions by artifact, oldest first (none in older bundles)."""
+    if REVISIONS not in contents:
+        return {}
+    try:
+        rows = [ContentRevision.model_validate(r) for r in json.loads(contents[REVISIONS])]
+    except (ValueError, TypeError):
+        check.problems.append(f"{REVISIONS} is not a list of content revisions")
+        return {}
+    found: dict[int, list[ContentRevision]] = {}
+    for row in rows:
+        found.setdefault(row.artifact_id, []).append(row)
+    return found
 
 
 def _manifest(bundle: zipfile.ZipFile) -> dict:

@@ -49,6 +49,16 @@ File <code>artifacts/{{ n.id }}.json</code>.</p><pre>{{ records[n.id] }}</pre>
 {% for r in audit %}<tr><td>{{ r.artifact_id }}</td><td>{{ r.run_id }}</td><td>{{ r.source }}</td>
 <td>{{ r.repaired_at }}</td></tr>{% endfor %}</table>
 {% else %}<p>None: every artifact's lineage was recorded when it was stored.</p>{% endif %}
+<h2>Content revisions</h2>
+{% if revisions %}<p>Recorded changes of content after it was stored (file
+<code>revisions.json</code>); each starts from the hash the one before left, and the last
+ends at the artifact's content SHA-256.</p>
+<table><tr><th>artifact</th><th>source</th><th>changed</th><th>old SHA-256</th><th>new SHA-256</th>
+<th>when</th></tr>{% for r in revisions %}<tr><td>{{ r.artifact_id }}</td><td>{{ r.source }}</td>
+<td>{{ r.changed | join(", ") }}</td><td><code>{{ r.old_sha256 or "none" }}</code></td>
+<td><code>{{ r.new_sha256 or "none" }}</code></td><td>{{ r.revised_at }}</td></tr>
+{% endfor %}</table>
+{% else %}<p>None: no content changed after it was stored.</p>{% endif %}
 </body></html>
 """
 
@@ -56,12 +66,13 @@ _TEMPLATE = Environment(autoescape=True).from_string(_PAGE)
 
 
 def render_index(chain: Provenance, files: dict[str, bytes], runs: list[dict],
-                 audit: list[dict]) -> str:
-    """The page: the chain as a table, each artifact's JSON and image, runs, audit rows."""
+                 audit: list[dict], revisions: list[dict]) -> str:
+    """The page: the chain as a table, each artifact's JSON and image, runs, audit rows and
+    content revisions."""
     images = {n.id: next((name for name in files if name.startswith(f"images/{n.id}.")), None)
               for n in chain.nodes}
     return _TEMPLATE.render(
-        chain=chain, runs=runs, audit=audit, images=images,
+        chain=chain, runs=runs, audit=audit, revisions=revisions, images=images,
         inputs={n.id: [e for e in chain.edges if e.artifact_id == n.id] for n in chain.nodes},
         records={n.id: files[f"artifacts/{n.id}.json"].decode() for n in chain.nodes},
         run_files={r["run_id"]: json.dumps(json.loads(files[r["file"]]), indent=2)

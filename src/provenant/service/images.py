@@ -23,6 +23,12 @@ def put_image(blobs: BlobStore, image: bytes | str | Path) -> StoredImage:
     return key, content_type
 
 
+def html_chart_warning(image_path: str) -> str:
+    """Why a chart whose image is an HTML page is kept without an image (import and POST)."""
+    return (f"chart file {image_path} is HTML (the previous system's interactive fallback), "
+            f"not an image: kept without image")
+
+
 def attach_image(repository: ArtifactRepository, blobs: BlobStore, artifact_id: int,
                  data: bytes) -> Artifact:
     """Give a chart artifact its image once; the same bytes again are a harmless retry."""

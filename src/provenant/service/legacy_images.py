@@ -1,39 +1,57 @@
-"""Find the previous system's chart images: MinIO/S3 URLs under allowed prefixes, container
-paths mapped to local folders, relative paths under a root. A miss is a reason, not an error."""
+"""Find the previous system's chart images: MinIO (http) and s3:// URLs under allowed prefixes,
+container paths and URLs mapped to local folders or to other URL prefixes, relative paths under
+a root. A miss is a reason, not an error."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from provenant.adapters.blobs import InvalidImage, sniff_image
+from provenant.adapters.blobs import InvalidImage, looks_like_html, sniff_image
 from provenant.adapters.image_fetch import (
-    MAX_IMAGE_BYTES, ImageFetchFailed, ImageFetchRefused, fetch_image, is_url)
+    MAX_IMAGE_BYTES, ImageFetchFailed, ImageFetchRefused, S3ImageReader, fetch_image, is_url)
+from provenant.service.images import html_chart_warning
 
 
 @dataclass(frozen=True)
 class ImageSources:
-    """Where old image paths are found: a root, OLD=NEW path maps and URL prefixes to fetch."""
+    """Where old image paths are found: a root, OLD=NEW maps (NEW a folder, or an http(s) or
+    s3:// URL prefix the operator names, which is then fetched) and URL prefixes to fetch."""
 
     root: Path | None = None
     path_map: Sequence[tuple[str, str]] = ()
     fetch_prefixes: Sequence[str] = ()
     max_bytes: int = MAX_IMAGE_BYTES
+    s3_endpoint_url: str | None = None
     _ordered: tuple[tuple[str, str], ...] = field(init=False, default=())
+    allowed: tuple[str, ...] = field(init=False, default=())
+    s3: S3ImageReader = field(init=False)
 
     def __post_init__(self) -> None:
         # Longest OLD first: /app/charts/daily=... wins over /app/charts=...
-        ordered = sorted(((o.rstrip("/"), n) for o, n in self.path_map),
+        ordered = sorted(((o.rstrip("/"), n.rstrip("/")) for o, n in self.path_map),
                          key=lambda pair: len(pair[0]), reverse=True)
         object.__setattr__(self, "_ordered", tuple(ordered))
+        # A URL a map points to was named by the operator: it may be fetched.
+        mapped = tuple(new + "/" for _, new in ordered if is_url(new))
+        object.__setattr__(self, "allowed", (*self.fetch_prefixes, *mapped))
+        object.__setattr__(self, "s3", S3ImageReader(self.s3_endpoint_url))
 
-    def local_path(self, path: str) -> Path:
-        """The file an old path names here: mapped, then relative to the root."""
+    @property
+    def uses_s3(self) -> bool:
+        return any(p.lower().startswith("s3://") for p in self.allowed)
+
+    def located(self, path: str) -> str:
+        """Where an old path (or URL) is now: mapped, then relative to the root."""
         for old, new in self._ordered:
             if path == old or path.startswith(old + "/"):
-                return Path(new) / path[len(old):].lstrip("/")
+                rest = path[len(old):].lstrip("/")
+                return f"{new}/{rest}" if is_url(new) else str(Path(new) / rest)
+        if is_url(path):
+            return path
         file = Path(path).expanduser()
-        return self.root / file if not file.is_absolute() and self.root else file
+        return str(self.root / file if not file.is_absolute() and self.root else file)
 
 
 def parse_path_map(items: Sequence[str]) -> list[tuple[str, str]]:
@@ -47,6 +65,17 @@ def parse_path_map(items: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def check_fetch_prefixes(items: Sequence[str]) -> list[str]:
+    """The prefixes, each an http(s) URL with a host or s3://bucket[/prefix]; ValueError
+    naming one that is not (it could never match, and a typo must not pass silently)."""
+    for item in items:
+        parts = urlsplit(item)
+        if parts.scheme.lower() not in ("http", "https", "s3") or not parts.netloc:
+            raise ValueError(f"--fetch-images-from {item!r}: expected an http(s) URL with a "
+                             f"host or s3://bucket/prefix")
+    return list(items)
+
+
 def load_image(image_path: str, sources: ImageSources) -> tuple[bytes | None, str | None]:
     """(the image bytes, None) or (None, why they were not imported)."""
     try:
@@ -55,9 +84,8 @@ def load_image(image_path: str, sources: ImageSources) -> tuple[bytes | None, st
         return None, f"image not imported: {exc}"
     except OSError as exc:
         return None, f"image {image_path} not imported: {exc.strerror or exc}"
-    if _is_html(data):
-        return None, (f"chart file {image_path} is HTML (the previous system's interactive "
-                      f"fallback), not an image: kept without image")
+    if looks_like_html(data):
+        return None, html_chart_warning(image_path)
     try:
         sniff_image(data)
     except InvalidImage as exc:
@@ -66,17 +94,13 @@ def load_image(image_path: str, sources: ImageSources) -> tuple[bytes | None, st
 
 
 def _read(image_path: str, sources: ImageSources) -> bytes:
-    if is_url(image_path):
-        if image_path.lower().startswith("s3://"):
-            raise ImageFetchRefused(f"{image_path!r}: s3:// images are not fetched; copy the "
-                                    f"bucket and use --image-path-map or an http(s) prefix")
-        return fetch_image(image_path, sources.fetch_prefixes, max_bytes=sources.max_bytes)
-    file = sources.local_path(image_path)
+    where = sources.located(image_path)
+    if where.lower().startswith("s3://"):
+        return sources.s3.fetch(where, sources.allowed, max_bytes=sources.max_bytes)
+    if is_url(where):
+        return fetch_image(where, sources.allowed, max_bytes=sources.max_bytes)
+    file = Path(where)
     if file.stat().st_size > sources.max_bytes:
         raise ImageFetchRefused(f"{image_path}: larger than {sources.max_bytes} bytes")
     return file.read_bytes()
 
-
-def _is_html(data: bytes) -> bool:
-    head = data[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<div", b"<script", b"<head"))

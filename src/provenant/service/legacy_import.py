@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from provenant.adapters.blobs import BlobStore
+from provenant.adapters.s3_objects import s3_client
 from provenant.adapters.tracking import Tracker, TrackingUnavailable
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.errors import describe_error
@@ -49,13 +50,18 @@ class _Target:
 def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tracker,
                   source_url: str, *, images_root: Path | None = None,
                   image_path_map: Iterable[tuple[str, str]] = (),
-                  fetch_prefixes: Iterable[str] = (), dry_run: bool = False,
-                  progress: Callable[[int, int], None] | None = None,
+                  fetch_prefixes: Iterable[str] = (), s3_endpoint_url: str | None = None,
+                  dry_run: bool = False, progress: Callable[[int, int], None] | None = None,
                   page_size: int = 500) -> ImportReport:
-    """Copy the legacy `artifacts` table in, page by page (with `dry_run`, only say what would)."""
-    target = _Target(repository, blobs, tracker,
-                     ImageSources(images_root, tuple(image_path_map), tuple(fetch_prefixes)),
-                     dry_run)
+    """Copy the legacy `artifacts` table in, page by page (with `dry_run`, only say what would).
+
+    S3ExtraMissing before anything is read when an s3:// prefix is named without boto3.
+    """
+    images = ImageSources(images_root, tuple(image_path_map), tuple(fetch_prefixes),
+                          s3_endpoint_url=s3_endpoint_url)
+    if images.uses_s3:
+        s3_client(s3_endpoint_url)  # fails early, once, rather than as a warning per row
+    target = _Target(repository, blobs, tracker, images, dry_run)
     source = LegacySource(source_url)
     report = ImportReport(source=source.label, dry_run=dry_run)
     try:

@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
-from provenant.domain.errors import Conflict, NotFound, Refused
-from provenant.domain.provenance import Edge, content_hash
+from provenant.domain.errors import Conflict, NotFound, Refused, Sealed
+from provenant.domain.provenance import ContentRevision, Edge, content_hash
 from provenant.domain.reports import RepairRecord
-from provenant.store.tables import IDEMPOTENCY_KEY, artifact_inputs, artifacts, lineage_repairs
+from provenant.store.tables import (
+    IDEMPOTENCY_KEY, artifact_inputs, artifact_revisions, artifacts, lineage_repairs)
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
 _ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
@@ -78,7 +79,7 @@ def _to_artifact(row) -> Artifact:
         lineage_repaired_at=_aware(m["lineage_repaired_at"]),
         has_image=m["image_key"] is not None, image_content_type=m["image_content_type"],
         image_sha256=_image_sha256(m["image_key"]), content_sha256=m["content_sha256"],
-        imported=bool(m["imported"]),
+        imported=bool(m["imported"]), sealed_by_run=m["sealed_by_run"],
     )
 
 
@@ -247,21 +248,24 @@ class ArtifactRepository:
     def set_image(self, artifact_id: int, image_key: str, image_content_type: str) -> bool:
         """Attach an image to an artifact that has none; False if it already had one.
 
-        The image is part of the content: a hashed row is hashed again with it.
+        The image is part of the content: a hashed row is hashed again with it, and the
+        change is recorded as a revision (source `image`).
         """
         with self._write() as conn, conn.begin():
             row = conn.execute(select(artifacts).where(artifacts.c.id == artifact_id)).first()
             if row is None or row.image_key is not None:
                 return False
+            if row.sealed_by_run is not None:
+                raise Sealed(artifact_id, row.sealed_by_run)
             stored = _to_artifact(row)
-            rehashed = stored.content_sha256 and content_hash(
-                stored.type, stored.name, stored.symbol, stored.payload,
-                _image_sha256(image_key))
             result = conn.execute(
                 update(artifacts)
                 .where(and_(artifacts.c.id == artifact_id, artifacts.c.image_key.is_(None)))
                 .values(image_key=image_key, image_content_type=image_content_type,
-                        content_sha256=rehashed or None, updated_at=now()))
+                        content_sha256=_rehash(stored, stored.payload, image_key),
+                        updated_at=now()))
+            if result.rowcount == 1:
+                _record_revision(conn, stored, stored.payload, image_key, ["image"], "image")
         return result.rowcount == 1
 
     def inputs_of(self, artifact_id: int) -> list[int]:
@@ -420,21 +424,76 @@ class ArtifactRepository:
         return {"by_type": grouped["type"], "by_lineage": states,
                 "by_symbol": grouped["symbol"], "by_workflow": grouped["workflow_id"]}
 
-    def replace_payload(self, artifact_id: int, payload: dict, expected_updated_at: datetime
-                        ) -> bool:
-        """Set a payload unless the artifact changed since it was read (False then)."""
+    def replace_payload(self, artifact_id: int, payload: dict, expected_updated_at: datetime,
+                        changed: Sequence[str]) -> bool:
+        """Set a payload unless the artifact changed since it was read (False then).
+
+        A hashed row is hashed again, and the change (old hash, new hash, the `changed`
+        payload keys) is recorded as a revision in the same transaction.
+        """
         with self._write() as conn, conn.begin():
-            current = conn.scalar(select(artifacts.c.updated_at)
-                                  .where(artifacts.c.id == artifact_id))
-            if current is None or _aware(current) != expected_updated_at:
+            query = select(artifacts).where(artifacts.c.id == artifact_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()  # the hash is computed from this row
+            row = conn.execute(query).first()
+            if row is None or _aware(row.updated_at) != expected_updated_at:
                 return False
+            if row.sealed_by_run is not None:  # sealed since it was read
+                raise Sealed(artifact_id, row.sealed_by_run)
+            stored = _to_artifact(row)
             conn.execute(update(artifacts).where(artifacts.c.id == artifact_id)
-                         .values(payload=payload, updated_at=now()))
+                         .values(payload=payload, updated_at=now(),
+                                 content_sha256=_rehash(stored, payload, row.image_key)))
+            _record_revision(conn, stored, payload, row.image_key, list(changed), "patch")
         return True
+
+    def seal(self, ids: Sequence[int], run_id: str) -> None:
+        """Mark artifacts as recorded by `run_id`'s manifest, before it is written: a payload
+        write then either committed first (the manifest reads its hash) or is refused."""
+        with self._write() as conn, conn.begin():
+            for start in range(0, len(ids), _ID_CHUNK):
+                conn.execute(update(artifacts)
+                             .where(artifacts.c.id.in_(list(ids[start:start + _ID_CHUNK])),
+                                    artifacts.c.sealed_by_run.is_(None))
+                             .values(sealed_by_run=run_id))
+
+    def revisions(self, ids: Iterable[int]) -> dict[int, list[ContentRevision]]:
+        """The recorded content revisions of these artifacts, oldest first (absent: none)."""
+        ids = list(ids)
+        found: dict[int, list[ContentRevision]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                rows = conn.execute(
+                    select(artifact_revisions)
+                    .where(artifact_revisions.c.artifact_id.in_(ids[start:start + _ID_CHUNK]))
+                    .order_by(artifact_revisions.c.artifact_id, artifact_revisions.c.id)).all()
+                for r in rows:
+                    found.setdefault(r.artifact_id, []).append(ContentRevision(
+                        artifact_id=r.artifact_id, old_sha256=r.old_sha256,
+                        new_sha256=r.new_sha256, changed=r.changed, source=r.source,
+                        revised_at=_aware(r.revised_at)))
+        return found
 
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.scalar(select(func.count()).select_from(artifacts)) or 0
+
+
+def _rehash(stored: Artifact, payload: dict, image_key: str | None) -> str | None:
+    """The content hash after a change; rows stored before hashing stay unhashed (hashing
+    them now would vouch for content nobody checked when it was stored)."""
+    if stored.content_sha256 is None:
+        return None
+    return content_hash(stored.type, stored.name, stored.symbol, payload,
+                        _image_sha256(image_key))
+
+
+def _record_revision(conn, stored: Artifact, payload: dict, image_key: str | None,
+                     changed: list[str], source: str) -> None:
+    conn.execute(insert(artifact_revisions).values(
+        artifact_id=stored.id, old_sha256=stored.content_sha256,
+        new_sha256=_rehash(stored, payload, image_key), changed=changed, source=source,
+        revised_at=now()))
 
 
 def _check_inputs(conn, new: NewArtifact | Artifact, input_ids: list[int]) -> None:

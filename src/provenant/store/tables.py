@@ -35,6 +35,9 @@ artifacts = Table(
     # SHA-256 of the content as stored (domain.provenance.content_hash); NULL on rows stored
     # before hashing existed, which are then "unverifiable", never silently "verified".
     Column("content_sha256", String(64)),
+    # The run whose manifest records this row's hash (set by the workflow's logging step just
+    # before it writes the manifest): from then on its content cannot change.
+    Column("sealed_by_run", String(64)),
     # Rows of the previous system, kept as they were (it stored retries twice).
     Column("imported", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -79,6 +82,21 @@ artifact_inputs = Table(
     Column("input_id", Id, primary_key=True),
     Column("inferred", Boolean, nullable=False, default=False, server_default=false()),
     Index(None, "input_id", "artifact_id"),
+)
+
+# Append-only (the migration adds triggers that refuse UPDATE and DELETE): one row per change
+# of an artifact's content after it was stored, so `lineage verify` and evidence bundles can
+# tell a recorded revision from an edit made behind Provenant's back.
+artifact_revisions = Table(
+    "artifact_revisions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("artifact_id", Id, nullable=False),
+    Column("old_sha256", String(64)),
+    Column("new_sha256", String(64)),
+    Column("changed", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("revised_at", DateTime(timezone=True), nullable=False),
+    Index(None, "artifact_id", "id"),
 )
 
 # One MLflow run per (workflow_id, execution_id): the unique key is the lock that

@@ -4,6 +4,7 @@ Every path also answers with a trailing slash, as the previous system's clients 
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -15,12 +16,13 @@ from provenant.http.api.compat import (
     ARTIFACT_BODY_OPENAPI, ArtifactBody, ArtifactPatch, FlatArtifactIn, ImageUnreachable,
     fetched_image)
 from provenant.http.api.schemas import (
-    ArtifactOut, ArtifactPage, artifact_out, error_responses)
+    ArtifactOut, ArtifactPage, StoredArtifactOut, artifact_out, error_responses)
 from provenant.http.deps import ArtifactId, HydratorDep, ReadThreadsDep, ServicesDep, WriterDep
 from provenant.service.market_windows import market_window_of
 from provenant.service.patching import patch_artifact
 
 router = APIRouter(prefix="/api/artifacts", tags=["artifacts"])
+log = logging.getLogger("provenant.api")
 
 Filter = Annotated[str | None, Query(max_length=250)]
 
@@ -35,22 +37,24 @@ def route(method: str, path: str, **options: Any) -> Callable:
     return register
 
 
-@route("POST", "", status_code=201, response_model=ArtifactOut,
+@route("POST", "", status_code=201, response_model=StoredArtifactOut,
        openapi_extra=ARTIFACT_BODY_OPENAPI,
        responses=error_responses(400, 401, 404, 409, 413, 422, 502, 503))
 def create_artifact(body: ArtifactBody, services: ServicesDep, writer: WriterDep,
-                    response: Response) -> ArtifactOut:
+                    response: Response) -> StoredArtifactOut:
     """Store an artifact (today's body, or the previous system's flat one); its lineage is
     resolved as by the Python store functions.
 
     Idempotent under (workflow_id, execution_id, step_name, name): the same content again
-    answers the stored artifact, a different content 409.
+    answers the stored artifact, a different content 409. A flat chart whose image_path URL
+    answers an HTML page is stored without an image, with a `warnings` entry saying so.
     """
-    image = None
+    image, warnings = None, []
     if isinstance(body, FlatArtifactIn):
         kind, payload = body.typed()
         try:
-            image = fetched_image(body.image_path, services.settings.image_fetch_prefix_list)
+            image, warnings = fetched_image(body.image_path,
+                                            services.settings.image_fetch_prefix_list)
         except ImageUnreachable as exc:
             raise HTTPException(502, str(exc)) from None
     else:
@@ -65,7 +69,10 @@ def create_artifact(body: ArtifactBody, services: ServicesDep, writer: WriterDep
     except LookupError as exc:  # an explicit run id that MLflow does not know
         raise HTTPException(422, str(exc)) from None
     response.headers["Location"] = f"/api/artifacts/{artifact.id}"
-    return artifact_out(artifact, artifact.lineage_status, services.settings)
+    for warning in warnings:
+        log.warning("artifact %s stored with a warning: %s", artifact.id, warning)
+    out = artifact_out(artifact, artifact.lineage_status, services.settings)
+    return StoredArtifactOut(**out.model_dump(), warnings=warnings)
 
 
 @route("GET", "", response_model=ArtifactPage, responses=error_responses(400, 422, 503))
@@ -119,7 +126,11 @@ async def get_artifact(artifact_id: ArtifactId, services: ServicesDep, hydrator:
 def update_artifact(artifact_id: ArtifactId, body: ArtifactPatch,
                     services: ServicesDep) -> ArtifactOut:
     """Merge fields into the payload, and attach lineage once (a run MLflow knows whose
-    experiment matches; an audit row with source `attach`; different lineage is a 409)."""
+    experiment matches; an audit row with source `attach`; different lineage is a 409).
+
+    A payload change re-computes the content hash and records a revision (old hash, new
+    hash, changed keys, when) that `lineage verify` accepts; an artifact its run's manifest
+    lists is sealed: a change is a 409, nothing written."""
     artifact = patch_artifact(services.artifacts, services.tracker, artifact_id,
                               body.updates(), body.run_id, body.experiment_id)
     return artifact_out(artifact, artifact.lineage_status, services.settings)

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from provenant.adapters.blobs import looks_like_html
 from provenant.adapters.image_fetch import (
     ImageFetchFailed, ImageFetchRefused, fetch_image, is_url)
 from provenant.domain.artifacts import ArtifactType, WorkflowContext, validate_payload
@@ -15,6 +16,7 @@ from provenant.domain.errors import Refused, describe_error
 from provenant.domain.legacy import LEGACY_TYPES, SPLIT_SIGNALS, WIDE_FIELDS, typed_payload
 from provenant.domain.lineage import RUN_ID_PATTERN
 from provenant.http.api.schemas import ArtifactIn, InputIds, _ArtifactInRules, json_int
+from provenant.service.images import html_chart_warning
 
 
 class _Wide(BaseModel):
@@ -79,7 +81,9 @@ class FlatArtifactIn(_ArtifactInRules, _Wide):
     experiment_id: str | None = Field(default=None, max_length=64)
     image_path: str | None = Field(default=None, max_length=2000, description=(
         "An http(s) URL under PROVENANT_IMAGE_FETCH_PREFIXES is fetched and stored as the "
-        "chart's image; a file path is only recorded."))
+        "chart's image (an HTML page there is not: the artifact is stored without an image "
+        "and the response's `warnings` says so); a file path is only recorded. Either way "
+        "the value is kept as the payload's `legacy_image_path`."))
     inputs: InputIds
 
     def typed(self) -> tuple[ArtifactType, dict[str, Any]]:
@@ -151,16 +155,22 @@ ARTIFACT_BODY_OPENAPI = {"requestBody": {"required": True, "content": {"applicat
 ArtifactBody = Annotated[ArtifactIn | FlatArtifactIn, Depends(artifact_body)]
 
 
-def fetched_image(image_path: str | None, prefixes: tuple[str, ...]) -> bytes | None:
-    """The image a flat body's URL names, fetched only under the allowed prefixes."""
+def fetched_image(image_path: str | None,
+                  prefixes: tuple[str, ...]) -> tuple[bytes | None, list[str]]:
+    """The image a flat body's URL names, fetched only under the allowed prefixes, and the
+    warnings to answer with: an HTML page there (the previous system's plotly fallback) is
+    not stored, but the artifact is, as the importer keeps such a chart."""
     if not image_path or not is_url(image_path):
-        return None
+        return None, []
     try:
-        return fetch_image(image_path, prefixes)
+        data = fetch_image(image_path, prefixes)
     except ImageFetchRefused as exc:
         raise Refused(f"image_path not fetched: {exc}") from None
     except ImageFetchFailed as exc:
         raise ImageUnreachable(f"image_path could not be fetched: {exc}") from None
+    if looks_like_html(data):
+        return None, [html_chart_warning(image_path)]
+    return data, []
 
 
 class ImageUnreachable(RuntimeError):

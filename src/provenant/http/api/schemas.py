@@ -152,6 +152,12 @@ class ArtifactOut(WideFields):
     lineage: LineageOut
 
 
+class StoredArtifactOut(ArtifactOut):
+    warnings: list[str] = Field(default_factory=list, description=(
+        "What was stored differently from what was asked, e.g. a chart kept without its "
+        "image because its image_path URL answered an HTML page."))
+
+
 class ArtifactPage(BaseModel):
     items: list[ArtifactOut]
     next_cursor: str | None

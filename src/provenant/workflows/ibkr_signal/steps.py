@@ -160,6 +160,9 @@ def log_to_mlflow(ctx: StepContext, inputs: LogInputs) -> LogOutputs:
         artifact_ids.append(inputs.order.artifact_id)
     charts = {ref.chart_type: chart_png(ctx, ref.artifact_id)
               for ref in (inputs.daily_chart, inputs.weekly_chart)}
+    # Sealed first: a PATCH racing this step either committed before (the manifest reads its
+    # hash) or is refused; never a manifest that disagrees with what was accepted.
+    ctx.deps.artifacts.seal(artifact_ids, ctx.run.run_id)
     stored = ctx.deps.artifacts.get_many(artifact_ids)
     manifest = run_manifest(stored, ctx.deps.artifacts.edges(artifact_ids, "up"))
     log_execution(ctx.deps.tracker, ctx.run.run_id, inputs, charts, artifact_ids, manifest)
