@@ -55,6 +55,7 @@ def artifact_rows(count: int, *, workflow_id: str, execution_of: Callable[[int],
             "image_key": f"{i:064x}.png" if kind == "chart" else None,
             "image_content_type": "image/png" if kind == "chart" else None,
             "content_sha256": None, "imported": False,  # seeded rows: not hashed, not legacy
+            "sealed_by_run": None,
             "created_at": stamp, "updated_at": stamp,
         }
         yield tuple(values[c] for c in COLUMNS)

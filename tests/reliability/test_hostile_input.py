@@ -7,12 +7,14 @@ import socket
 import struct
 import zlib
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+import provenant.http.web
 from provenant.http.app import create_app
 from provenant.artifacts import store_chart_artifact, store_llm_artifact, store_signal_artifact
 from provenant.bootstrap import Services, configure, reset_services
@@ -270,6 +272,11 @@ def hostile_pages(ids: dict[str, int]) -> dict[str, str]:
     }
 
 
+# The only scripts a page may load: the web UI's own files, never inline code.
+OWN_SCRIPTS = {f"/static/{path.name}" for path in
+               (Path(provenant.http.web.__file__).parent / "static").glob("*.js")}
+
+
 class MarkupAudit(HTMLParser):
     """What a browser would build from a page: script, handlers, URLs; and its text."""
 
@@ -280,7 +287,7 @@ class MarkupAudit(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         values = dict(attrs)
-        if tag == "script" and values.get("src") != "/static/drawer.js":
+        if tag == "script" and values.get("src") not in OWN_SCRIPTS:
             self.problems.append(f"<script {values}>")
         if tag in ("svg", "iframe", "object", "embed", "base"):
             self.problems.append(f"<{tag}>")
