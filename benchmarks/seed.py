@@ -8,6 +8,7 @@ from itertools import islice
 
 from sqlalchemy import Engine
 
+from provenant.domain.provenance import content_hash
 from provenant.store.tables import artifacts
 
 SYMBOLS = ("TSLA", "MSFT", "NVDA", "NFLX", "AMZN", "BTC-USD")
@@ -37,26 +38,36 @@ def _payload(kind: str, symbol: str, i: int) -> dict:
 
 def artifact_rows(count: int, *, workflow_id: str, execution_of: Callable[[int], str],
                   lineage_of: Callable[[int], tuple[str, str] | None] = lambda i: None,
-                  start_id: int = 1) -> Iterator[tuple]:
-    """`count` rows (tuples in COLUMNS order) shaped like real workflow output."""
+                  start_id: int = 1, chart_image_key: str | None = None,
+                  hashed: bool = False) -> Iterator[tuple]:
+    """`count` rows (tuples in COLUMNS order) shaped like real workflow output.
+
+    Charts name `chart_image_key` (one stored image shared by all) or, by default, a key
+    with no blob behind it. `hashed` rows carry their content hash, as stores compute it.
+    """
     for offset in range(count):
         i = start_id + offset
         kind, step = _STEPS[offset % len(_STEPS)]
         symbol = SYMBOLS[(offset // len(_STEPS)) % len(SYMBOLS)]
         lineage = lineage_of(offset)
         stamp = EPOCH + timedelta(seconds=i)
+        payload = _payload(kind, symbol, i)
         values = {
             "id": i, "type": kind, "name": f"{symbol} {step}", "symbol": symbol,
             "workflow_id": workflow_id, "execution_id": execution_of(offset),
             "step_name": step, "dag_id": workflow_id, "task_id": step,
             "run_id": lineage[0] if lineage else None,
             "experiment_id": lineage[1] if lineage else None, "lineage_repaired_at": None,
-            "payload": json.dumps(_payload(kind, symbol, i)),
-            "image_key": f"{i:064x}.png" if kind == "chart" else None,
+            "payload": json.dumps(payload),
+            "image_key": (chart_image_key or f"{i:064x}.png") if kind == "chart" else None,
             "image_content_type": "image/png" if kind == "chart" else None,
-            "content_sha256": None, "imported": False,  # seeded rows: not hashed, not legacy
+            "content_sha256": None, "imported": False,  # not legacy
             "created_at": stamp, "updated_at": stamp,
         }
+        if hashed:
+            values["content_sha256"] = content_hash(
+                kind, values["name"], symbol, payload,
+                values["image_key"] and values["image_key"].split(".")[0])
         yield tuple(values[c] for c in COLUMNS)
 
 

@@ -85,4 +85,7 @@ def test_provenance_walks_a_seeded_chain(results):
     rows = rows_of(results["provenance"])
     assert rows["sqlite: chain of one signal"] == {"nodes": 4, "edges": 3}
     assert rows["postgresql: chain of one signal"] == {"nodes": 4, "edges": 3}
-    assert rows["sqlite: GET provenance (service call, up)"]["n"] >= 20
+    for backend in ("sqlite", "postgresql"):
+        for case in ("walk, one recursive query", "walk, baseline: two queries per level",
+                     "service call (walk + hashes)", "GET /api/artifacts/{id}/provenance"):
+            assert rows[f"{backend}: {case}"]["n"] == 20, (backend, case)
