@@ -8,6 +8,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy import delete, update
 
 from provenant import runtime
+from provenant.adapters.mlflow_tracker import WORKFLOW_TAG, MlflowTracker
 from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash
 from provenant.store.tables import artifacts
 from provenant.workflows import run_workflow
@@ -83,3 +84,18 @@ def test_verify_names_each_tampered_artifact_and_the_check_that_caught_it(servic
     assert done.returncode == 1, done.stderr
     assert f"artifact {signal.id} -> run {run_id} (content check): stored content" in done.stderr
     assert "found by the chain, content, manifest check(s)" in done.stderr
+
+
+@pytest.mark.mlflow_server
+def test_run_manifests_come_from_a_tracking_server_one_request_per_run(mlflow_server):
+    tracker = MlflowTracker(mlflow_server.url)
+    logged, bare = (tracker.create_run("chain-verify-files", {WORKFLOW_TAG: WF}, name)
+                    for name in ("logged", "bare"))
+    tracker.log_run(logged.run_id, params={}, metrics={}, tags={},
+                    files={RUN_MANIFEST_PATH: b'{"artifacts": []}'})
+    runs = tracker.runs_by_id([logged.run_id, bare.run_id])
+    assert all(r.artifact_uri.startswith("mlflow-artifacts:") for r in runs.values())
+    before = tracker.calls
+    files = tracker.run_files(list(runs.values()), RUN_MANIFEST_PATH)
+    assert files == {logged.run_id: b'{"artifacts": []}', bare.run_id: None}
+    assert tracker.calls - before == 2

@@ -246,8 +246,12 @@ class ArtifactRepository:
         return [by_id[i] for i in ids if i in by_id]
 
     def existing_ids(self, ids: Iterable[int]) -> set[int]:
+        ids, found = list(ids), set()
         with self.engine.connect() as conn:
-            return set(conn.scalars(select(artifacts.c.id).where(artifacts.c.id.in_(list(ids)))))
+            for start in range(0, len(ids), _ID_CHUNK):
+                found.update(conn.scalars(select(artifacts.c.id).where(
+                    artifacts.c.id.in_(ids[start:start + _ID_CHUNK]))))
+        return found
 
     def image_of(self, artifact_id: int) -> tuple[str, str] | None:
         """The blob key and content type of an artifact's image."""
