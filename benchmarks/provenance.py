@@ -14,7 +14,8 @@ from benchmarks.backends import on_each_backend, targets_below
 from benchmarks.context import BenchContext
 from benchmarks.harness import BenchResult, Stopwatch, latency_summary
 from benchmarks.images import chart_png
-from benchmarks.seed import artifact_rows, bulk_insert, legacy_execution_id
+from benchmarks.seed import (
+    STEPS, artifact_rows, bulk_insert, bulk_insert_edges, chain_edges, legacy_execution_id)
 from provenant.adapters.blobs import key_for
 from provenant.domain.provenance import sha256_hex
 from provenant.http.app import create_app
@@ -24,7 +25,6 @@ from provenant.store.repository import ArtifactRepository
 NAME = "provenance"
 TITLE = "6. Provenance: the chain of one signal among many artifacts"
 P99_TARGET_MS = 10.0
-STEPS = 4  # seed.artifact_rows: daily chart, weekly chart, llm, signal per execution
 HTTP_CASE = "GET /api/artifacts/{id}/provenance"
 
 
@@ -45,41 +45,12 @@ def run(ctx: BenchContext) -> BenchResult:
     return result
 
 
-def _edges(count: int):
-    """llm <- both charts, signal <- llm, for every execution of four artifacts."""
-    for first in range(1, count - STEPS + 2, STEPS):
-        daily, weekly, llm, signal = first, first + 1, first + 2, first + 3
-        yield from ({"artifact_id": llm, "input_id": daily, "inferred": False},
-                    {"artifact_id": llm, "input_id": weekly, "inferred": False},
-                    {"artifact_id": signal, "input_id": llm, "inferred": False})
-
-
 def _seed(engine, count: int, chart_image_key: str) -> int:
-    """Bulk-load `count` hashed, workflow-shaped artifacts and their edges, then ANALYZE
-    (as autovacuum would: without statistics PostgreSQL plans the walk as a scan of every
-    edge); how many edges."""
-    rows = artifact_rows(count, workflow_id="ibkr_trading_signal_workflow",
-                         execution_of=lambda i: legacy_execution_id(i // STEPS),
-                         chart_image_key=chart_image_key, hashed=True)
-    bulk_insert(engine, rows)
-    edges = [tuple(e.values()) for e in _edges(count)]
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if engine.dialect.name == "postgresql":
-            with cursor.copy("COPY artifact_inputs (artifact_id, input_id, inferred) "
-                             "FROM STDIN") as copy:
-                for edge in edges:
-                    copy.write_row(edge)
-        else:
-            cursor.executemany("INSERT INTO artifact_inputs (artifact_id, input_id, inferred) "
-                               "VALUES (?, ?, ?)", edges)
-        raw.commit()
-        cursor.execute("ANALYZE artifact_inputs")
-        raw.commit()
-    finally:
-        raw.close()
-    return len(edges)
+    """Bulk-load `count` hashed, workflow-shaped artifacts and their edges; how many edges."""
+    bulk_insert(engine, artifact_rows(count, workflow_id="ibkr_trading_signal_workflow",
+                                      execution_of=lambda i: legacy_execution_id(i // STEPS),
+                                      chart_image_key=chart_image_key, hashed=True))
+    return bulk_insert_edges(engine, chain_edges(count))
 
 
 def _measure(ctx: BenchContext, backend: str, database_url: str, count: int, samples: int,

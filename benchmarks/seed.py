@@ -20,6 +20,7 @@ EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 # One execution of the workflow stores two charts, one LLM analysis and one signal.
 _STEPS = (("chart", "plot_daily_chart"), ("chart", "plot_weekly_chart"),
           ("llm", "analyze_charts"), ("signal", "generate_signal"))
+STEPS = len(_STEPS)
 
 
 def legacy_execution_id(n: int) -> str:
@@ -106,3 +107,34 @@ def _sqlite_row(row: tuple) -> tuple:
     # SQLAlchemy's SQLite DateTime storage format (naive UTC text).
     return tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v
                  for v in row)
+
+
+def chain_edges(count: int, start_id: int = 1) -> Iterator[tuple[int, int, bool]]:
+    """(artifact_id, input_id, inferred) of artifact_rows' executions: llm <- both charts,
+    signal <- llm."""
+    for first in range(start_id, start_id + count - STEPS + 1, STEPS):
+        daily, weekly, llm, signal = first, first + 1, first + 2, first + 3
+        yield from ((llm, daily, False), (llm, weekly, False), (signal, llm, False))
+
+
+def bulk_insert_edges(engine: Engine, edges: Iterable[tuple[int, int, bool]]) -> int:
+    """Insert derivation edges (COPY / executemany), then ANALYZE them as autovacuum would:
+    without statistics PostgreSQL plans a walk as a scan of every edge."""
+    edges = list(edges)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "postgresql":
+            with cursor.copy("COPY artifact_inputs (artifact_id, input_id, inferred) "
+                             "FROM STDIN") as copy:
+                for edge in edges:
+                    copy.write_row(edge)
+        else:
+            cursor.executemany("INSERT INTO artifact_inputs (artifact_id, input_id, inferred) "
+                               "VALUES (?, ?, ?)", edges)
+        raw.commit()
+        cursor.execute("ANALYZE artifact_inputs")
+        raw.commit()
+    finally:
+        raw.close()
+    return len(edges)

@@ -69,12 +69,12 @@ class IntegrityCheck:
                    and RUN_MANIFEST_TAG in runs[a.run_id].tags}
         fetched = self.tracker.run_files(list(pending.values()), RUN_MANIFEST_PATH)
         for run_id, data in fetched.items():
-            self.manifests[run_id] = _parse_manifest(pending[run_id], data)
+            self.manifests[run_id] = parse_manifest(pending[run_id], data)
 
     def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
         manifest = self.manifests.get(run.run_id)
         if manifest is None:
-            manifest = self.manifests[run.run_id] = _parse_manifest(
+            manifest = self.manifests[run.run_id] = parse_manifest(
                 run, self.tracker.run_file(run.run_id, RUN_MANIFEST_PATH))
         if isinstance(manifest, str):
             yield manifest
@@ -105,7 +105,7 @@ class IntegrityCheck:
         return found
 
 
-def _parse_manifest(run: TrackedRun, data: bytes | None) -> Manifest | str:
+def parse_manifest(run: TrackedRun, data: bytes | None) -> Manifest | str:
     """A run's manifest entries by artifact id, or why there are none to compare with."""
     if data is None:
         return f"run {run.run_id} records a manifest, but {RUN_MANIFEST_PATH} is missing"
