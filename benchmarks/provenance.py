@@ -8,24 +8,24 @@ from __future__ import annotations
 import random
 import time
 
-from fastapi.testclient import TestClient
+import httpx
 
 from benchmarks.backends import on_each_backend, targets_below
 from benchmarks.context import BenchContext
 from benchmarks.harness import BenchResult, Stopwatch, latency_summary
 from benchmarks.images import chart_png
+from benchmarks.servers import provenant_serve
 from benchmarks.seed import (
     STEPS, artifact_rows, bulk_insert, bulk_insert_edges, chain_edges, legacy_execution_id)
 from provenant.adapters.blobs import key_for
 from provenant.domain.provenance import sha256_hex
-from provenant.http.app import create_app
 from provenant.service.provenance import MAX_DEPTH, provenance, walk
 from provenant.store.repository import ArtifactRepository
 
 NAME = "provenance"
 TITLE = "6. Provenance: the chain of one signal among many artifacts"
 P99_TARGET_MS = 10.0
-HTTP_CASE = "GET /api/artifacts/{id}/provenance"
+HTTP_CASE = "GET /api/artifacts/{id}/provenance (provenant serve, 1 worker)"
 
 
 def run(ctx: BenchContext) -> BenchResult:
@@ -40,8 +40,8 @@ def run(ctx: BenchContext) -> BenchResult:
         "Each sample picks a random signal (4 nodes: signal, LLM analysis, two charts, each "
         "hashed, the charts' image read from the blob store and hashed too); the cases "
         "take turns sample by sample, so load on the machine hits them alike. The HTTP case "
-        "is the real app in process (FastAPI TestClient: routing, middleware, JSON), no "
-        "socket.")
+        "is `provenant serve` (one worker, as it runs by default, access log on) on the same "
+        "database, asked by one keep-alive client in this process, one request at a time.")
     return result
 
 
@@ -77,7 +77,12 @@ def _measure(ctx: BenchContext, backend: str, database_url: str, count: int, sam
             raise AssertionError("the baseline walk finds another chain")
         result.add(f"{backend}: chain of one signal", nodes=len(chain.nodes),
                    edges=len(chain.edges))
-        with TestClient(create_app(services)) as client:
+        settings = services.settings
+        env = {"PROVENANT_HOME": str(settings.home), "PROVENANT_DATABASE_URL": database_url,
+               "PROVENANT_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+               "PROVENANT_REPAIR_INTERVAL_SECONDS": "0"}
+        with (provenant_serve(env, ctx.workdir / NAME / f"api-{backend}.log") as api,
+              httpx.Client(base_url=api, timeout=30) as client):
             def get(artifact_id: int) -> None:
                 answer = client.get(f"/api/artifacts/{artifact_id}/provenance")
                 if answer.status_code != 200 or len(answer.json()["nodes"]) != 4:

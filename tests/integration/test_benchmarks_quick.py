@@ -87,7 +87,8 @@ def test_provenance_walks_a_seeded_chain(results):
     assert rows["postgresql: chain of one signal"] == {"nodes": 4, "edges": 3}
     for backend in ("sqlite", "postgresql"):
         for case in ("walk, one recursive query", "walk, baseline: two queries per level",
-                     "service call (walk + hashes)", "GET /api/artifacts/{id}/provenance"):
+                     "service call (walk + hashes)",
+                     "GET /api/artifacts/{id}/provenance (provenant serve, 1 worker)"):
             assert rows[f"{backend}: {case}"]["n"] == 20, (backend, case)
 
 
