@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
@@ -17,12 +17,15 @@ class SeededRun:
     experiment_id: str
     execution_id: str
     start_time: int
+    artifact_uri: str = ""
 
 
 def seed_runs(client, backend_uri: str, experiment_name: str, workflow_id: str,
-              execution_ids: Sequence[str], *, duplicates_every: int = 0
+              execution_ids: Sequence[str], *, duplicates_every: int = 0,
+              tags_of: Callable[[str], dict[str, str]] = lambda execution_id: {}
               ) -> dict[str, SeededRun]:
-    """One tagged run per execution id (and an older duplicate every `duplicates_every`).
+    """One tagged run per execution id (and an older duplicate every `duplicates_every`);
+    `tags_of(execution_id)` adds tags of its own.
 
     The first run goes through the real API; the others copy its rows with new ids,
     names, tags and start times, so they are exactly what MLflow itself would have
@@ -50,9 +53,11 @@ def seed_runs(client, backend_uri: str, experiment_name: str, workflow_id: str,
                              "artifact_uri": run_row["artifact_uri"].replace(template_id, run_id)})
                 tags += [(WORKFLOW_TAG, workflow_id, run_id),
                          (EXECUTION_TAG, execution_id, run_id),
-                         ("mlflow.runName", execution_id[:250], run_id)]
-                newest[execution_id] = SeededRun(run_id, str(experiment_id), execution_id,
-                                                 start_time)
+                         ("mlflow.runName", execution_id[:250], run_id),
+                         *((key, value, run_id) for key, value in tags_of(execution_id).items())]
+                newest[execution_id] = SeededRun(
+                    run_id, str(experiment_id), execution_id, start_time,
+                    run_row["artifact_uri"].replace(template_id, run_id))
         columns = list(run_row)
         with con:
             con.executemany(

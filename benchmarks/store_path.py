@@ -21,21 +21,28 @@ WORKFLOW = "bench_store_path"
 OVERHEAD_TARGET_PCT = 5.0
 
 
-def _stores(services: Services) -> dict[str, Callable[..., object]]:
-    """Each store a new artifact (a new name: the same name in one execution is the same one)."""
+def _stores(services: Services, inputs: dict[str, list[int]]
+            ) -> dict[str, Callable[..., object]]:
+    """Each store a new artifact (a new name: the same name in one execution is the same one),
+    content-hashed as every store is, with the workflow's derivation edges: a signal from an
+    LLM analysis, an analysis from two charts (`inputs[kind]`, stored first in the run)."""
     png = chart_png()
     return {
         "signal": lambda n, **kw: store_signal_artifact(
             name=f"TSLA signal {n}", symbol="TSLA", action="BUY", confidence=0.72,
-            step_name="generate_signal", services=services, **kw),
+            step_name="generate_signal", services=services, inputs=inputs["signal"], **kw),
         "llm": lambda n, **kw: store_llm_artifact(
             name=f"TSLA analysis {n}", symbol="TSLA", prompt="Analyse TSLA " * 40,
             response="Bullish momentum " * 60, model_name="rules", step_name="analyze",
-            services=services, **kw),
+            services=services, inputs=inputs["llm"], **kw),
         "chart": lambda n, **kw: store_chart_artifact(
             name=f"TSLA daily {n}", symbol="TSLA", image=variant(png, n), chart_type="daily",
             step_name="plot_daily_chart", services=services, **kw),
     }
+
+
+# What each kind is derived from, stored (untimed) in its run before the timed stores.
+_INPUT_KINDS = {"signal": ("llm",), "llm": ("chart", "chart"), "chart": ()}
 
 
 def run(ctx: BenchContext) -> BenchResult:
@@ -46,8 +53,12 @@ def run(ctx: BenchContext) -> BenchResult:
     with CountingProxy(ctx.mlflow_server().url) as proxy:
         services = ctx.services(NAME, tracking_uri=proxy.url)
         outside = contextvars.copy_context()  # no current run: the explicit-lineage path
-        for kind, store in _stores(services).items():
+        inputs: dict[str, list[int]] = {"signal": [], "llm": []}
+        stores = _stores(services, inputs)
+        for kind, store in stores.items():
             with mlflow_run_context(WORKFLOW, f"bench-{kind}", services=services) as run:
+                inputs[kind] = [stores[source](f"input {k}").id
+                                for k, source in enumerate(_INPUT_KINDS[kind])]
                 inside = contextvars.copy_context()
                 explicit = {"workflow_id": WORKFLOW, "execution_id": run.execution_id,
                             "run_id": run.run_id, "experiment_id": run.experiment_id}
@@ -58,8 +69,12 @@ def run(ctx: BenchContext) -> BenchResult:
                 proxy.reset()
                 samples = _interleaved(modes, pairs, n, proxy)
                 n += 2 * pairs
-                if inside.run(store, n).run_id != run.run_id:
-                    raise AssertionError("an artifact stored in a run context lacks its run id")
+                stored = inside.run(store, n)
+                if stored.run_id != run.run_id or not stored.content_sha256:
+                    raise AssertionError("an artifact stored in a run context lacks its run id "
+                                         "or its content hash")
+                if services.artifacts.inputs_of(stored.id) != sorted(inputs.get(kind, [])):
+                    raise AssertionError(f"a {kind} was stored without its inputs")
             for mode, sample in samples.items():
                 stats = latency_summary(sample.wall)
                 result.add(f"{kind}: {mode}", n=stats["n"], p50_ms=stats["p50_ms"],
@@ -77,6 +92,10 @@ def run(ctx: BenchContext) -> BenchResult:
     result.target("tracking calls per store", "0", total_calls == 0,
                   f"{total_calls} HTTP requests reached MLflow while storing")
     result.notes.append(
+        "Every store computes its content hash (SHA-256 of the canonical content, and of the "
+        "chart's image bytes); signals name their LLM analysis and analyses their two charts "
+        "as `inputs`, so each store also checks its inputs and writes its edges (charts have "
+        "none in the workflow). "
         "Both modes alternate store by store (ABBA) inside one open run; explicit stores run "
         "in a context with no current run. Overhead = median of the paired differences "
         "(context - explicit) over the explicit median, for wall time and for the calling "

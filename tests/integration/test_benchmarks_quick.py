@@ -23,7 +23,7 @@ def results(tmp_path_factory, mlflow_server) -> dict[str, dict]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--tiny", "--only", "store_path",
          "--only", "detail_read", "--only", "repair", "--only", "listing",
-         "--only", "provenance", "--json", str(out),
+         "--only", "provenance", "--only", "verify", "--json", str(out),
          "--mlflow-url", mlflow_server.url, "--mlflow-backend-uri", mlflow_server.backend_uri],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
@@ -85,4 +85,19 @@ def test_provenance_walks_a_seeded_chain(results):
     rows = rows_of(results["provenance"])
     assert rows["sqlite: chain of one signal"] == {"nodes": 4, "edges": 3}
     assert rows["postgresql: chain of one signal"] == {"nodes": 4, "edges": 3}
-    assert rows["sqlite: GET provenance (service call, up)"]["n"] >= 20
+    for backend in ("sqlite", "postgresql"):
+        for case in ("walk, one recursive query", "walk, baseline: two queries per level",
+                     "service call (walk + hashes)",
+                     "GET /api/artifacts/{id}/provenance (provenant serve, 1 worker)"):
+            assert rows[f"{backend}: {case}"]["n"] == 20, (backend, case)
+
+
+def test_verify_reads_each_run_once_and_the_baseline_once_per_artifact(results):
+    rows = rows_of(results["verify"])
+    ours = rows["verify_lineage (through the counting proxy)"]
+    assert (ours["artifacts"], ours["runs"]) == (200, 50)
+    # experiments, one search per 100 run ids, one manifest read per run: never per artifact
+    assert ours["http_requests"] <= 50 + 1 + 5
+    baseline = rows["one by one: run + manifest per artifact (through the proxy)"]
+    assert baseline["artifacts"] > 0
+    assert baseline["requests_per_artifact"] >= 2  # its run, then its run's manifest

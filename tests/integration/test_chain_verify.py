@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy import delete, update
 
 from provenant import runtime
+from provenant.adapters.mlflow_tracker import WORKFLOW_TAG, MlflowTracker
 from provenant.domain.errors import Sealed
 from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash
 from provenant.service.patching import patch_artifact
@@ -126,3 +127,18 @@ def test_the_logged_artifacts_are_sealed_against_payload_changes(services, execu
         patch_artifact(services.artifacts, services.tracker, llm.id, {"response": "SELL"})
     assert services.artifacts.get(llm.id) == llm and services.artifacts.revisions([llm.id]) == {}
     assert runtime.verify(services).ok
+
+
+@pytest.mark.mlflow_server
+def test_run_manifests_come_from_a_tracking_server_one_request_per_run(mlflow_server):
+    tracker = MlflowTracker(mlflow_server.url)
+    logged, bare = (tracker.create_run("chain-verify-files", {WORKFLOW_TAG: WF}, name)
+                    for name in ("logged", "bare"))
+    tracker.log_run(logged.run_id, params={}, metrics={}, tags={},
+                    files={RUN_MANIFEST_PATH: b'{"artifacts": []}'})
+    runs = tracker.runs_by_id([logged.run_id, bare.run_id])
+    assert all(r.artifact_uri.startswith("mlflow-artifacts:") for r in runs.values())
+    before = tracker.calls
+    files = tracker.run_files(list(runs.values()), RUN_MANIFEST_PATH)
+    assert files == {logged.run_id: b'{"artifacts": []}', bare.run_id: None}
+    assert tracker.calls - before == 2

@@ -8,9 +8,10 @@ from sqlalchemy import func, select, update
 
 from provenant import runtime
 from provenant.artifacts import ArtifactConflict, store_signal_artifact
-from provenant.domain.errors import Refused
+from provenant.domain.errors import NotFound, Refused
 from provenant.lineage import mlflow_run_context
 from provenant.service.evidence import verify_bundle
+from provenant.service.provenance import walk
 from provenant.store.tables import artifact_inputs, artifacts
 from tests.support.api import AUTH, WF, png_bytes, signal_body
 from tests.support.chain import EXECUTION, store_chain
@@ -39,6 +40,20 @@ def test_the_chain_of_an_order_reads_up_and_down(services):
     down = runtime.provenance(services, chain["daily"].id, "down")
     assert [n.type for n in down.nodes] == ["chart", "llm", "signal", "order"]
     assert chain["weekly"].id not in {n.id for n in down.nodes}
+
+
+def test_a_walk_cut_at_max_nodes_keeps_breadth_first_order_and_says_so(services):
+    chain = store_chain(services)
+    found, edges, truncated = walk(services.artifacts, chain["order"].id, max_nodes=4)
+    assert [(a.id, depth) for a, depth in found] == [
+        (chain["order"].id, 0), (chain["signal"].id, 1), (chain["llm"].id, 2),
+        (min(chain["daily"].id, chain["weekly"].id), 3)]
+    assert truncated
+    assert [(e.artifact_id, e.input_id) for e in edges] == [
+        (chain["order"].id, chain["signal"].id), (chain["signal"].id, chain["llm"].id),
+        (chain["llm"].id, min(chain["daily"].id, chain["weekly"].id))]
+    with pytest.raises(NotFound):
+        walk(services.artifacts, 999_999)
 
 
 def test_bad_inputs_are_refused_naming_them_and_nothing_is_written(services):

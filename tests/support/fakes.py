@@ -81,6 +81,9 @@ class FakeTracker:
         self._call()
         return self.logged.get(run_id, {}).get("files", {}).get(path)
 
+    def run_files(self, runs: list[TrackedRun], path: str) -> dict[str, bytes | None]:
+        return {run.run_id: self.run_file(run.run_id, path) for run in runs}
+
     def runs_by_id(self, run_ids: list[str],
                    experiment_ids: list[str] | None = None) -> dict[str, TrackedRun]:
         self._call()

@@ -6,6 +6,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from provenant.adapters.tracking import (
 from provenant.domain.lineage import is_valid_run_id
 
 _PAGE = 1000
+# Run files fetched at once by run_files: enough to hide a round trip's latency, few enough
+# not to crowd a tracking server that others use too.
+_FILE_FETCHES = 4
 # How long the reachability check before a run opens waits (less if MLFLOW_HTTP_REQUEST_TIMEOUT
 # says so). MLflow's own retries (7, with doubling back-off) would make a down server cost minutes.
 PROBE_TIMEOUT_SECONDS = 5.0
@@ -71,7 +75,7 @@ def query_filter(query: RunQuery) -> tuple[str, bool]:
 def _tracked(run) -> TrackedRun:
     info = run.info
     return TrackedRun(info.run_id, info.experiment_id, dict(run.data.tags),
-                      info.start_time or 0, info.status)
+                      info.start_time or 0, info.status, info.artifact_uri or "")
 
 
 class MlflowTracker:
@@ -196,6 +200,31 @@ class MlflowTracker:
                                dst_path=folder, tracking_uri=self.tracking_uri)
             return Path(local).read_bytes()
 
+    def run_files(self, runs: list[TrackedRun], path: str) -> dict[str, bytes | None]:
+        """One GET per run straight from its artifact location (run_file would first look
+        the run up and list its folder), `_FILE_FETCHES` at a time."""
+        if not runs:
+            return {}
+        with ThreadPoolExecutor(min(_FILE_FETCHES, len(runs))) as pool:
+            return dict(zip((r.run_id for r in runs),
+                            pool.map(lambda run: self._artifact_file(run, path), runs)))
+
+    def _artifact_file(self, run: TrackedRun, path: str) -> bytes | None:
+        if not run.artifact_uri:
+            return self.run_file(run.run_id, path)
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repository = get_artifact_repository(run.artifact_uri, tracking_uri=self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="provenant-run-file-") as folder:
+            local = Path(folder) / "file"
+            try:
+                self._call(repository._download_file, path, str(local))  # one request
+            except Exception as exc:
+                if _is_missing_file(exc):
+                    return None
+                raise
+            return local.read_bytes()
+
     def runs_by_id(self, run_ids: list[str], experiment_ids: list[str] | None = None,
                    chunk: int = 100) -> dict[str, TrackedRun]:
         """`chunk` ids per call; ids that are not well-formed never reach a filter."""
@@ -292,6 +321,15 @@ def _is_not_found(exc: Exception) -> bool:
 
 def _is_bad_request(exc: Exception) -> bool:
     return _error_code(exc) == "INVALID_PARAMETER_VALUE"
+
+
+def _is_missing_file(exc: BaseException) -> bool:
+    """A file that is not there: 404 from a served artifact store, or a local one's error."""
+    for cause in (exc, exc.__cause__, exc.__context__):
+        response = getattr(cause, "response", None)
+        if isinstance(cause, FileNotFoundError) or getattr(response, "status_code", None) == 404:
+            return True
+    return _is_not_found(exc)
 
 
 __all__ = ["EXECUTION_TAG", "MlflowTracker", "TrackingUnavailable", "WORKFLOW_TAG",

@@ -25,6 +25,7 @@ class TrackedRun:
     tags: Mapping[str, str] = field(default_factory=dict)
     start_time: int = 0  # milliseconds since the epoch
     status: str = "RUNNING"
+    artifact_uri: str = ""  # where its files live, when the answer said (one request per file)
 
     @property
     def lineage(self) -> Lineage:
@@ -81,6 +82,10 @@ class Tracker(Protocol):
 
     def run_file(self, run_id: str, path: str) -> bytes | None:
         """A file logged into a run (path inside the run); None when there is none."""
+
+    def run_files(self, runs: list[TrackedRun], path: str) -> dict[str, bytes | None]:
+        """The same file of many runs (run id -> bytes, None when a run has none); one
+        request per run, several at a time."""
 
     def runs_by_id(self, run_ids: list[str],
                    experiment_ids: list[str] | None = None) -> dict[str, TrackedRun]:

@@ -39,15 +39,7 @@ def content_problems(artifact: Artifact, blobs: BlobStore | None) -> list[str]:
 
 def read_run_manifest(tracker: Tracker, run: TrackedRun) -> Manifest | str:
     """The entries of a run's manifest (the run records one), or why they cannot be trusted."""
-    data = tracker.run_file(run.run_id, RUN_MANIFEST_PATH)
-    if data is None:
-        return f"run {run.run_id} records a manifest, but {RUN_MANIFEST_PATH} is missing"
-    if sha256_hex(data) != run.tags[RUN_MANIFEST_TAG]:
-        return f"run {run.run_id}'s {RUN_MANIFEST_PATH} does not match the hash it recorded"
-    try:
-        return {int(e["id"]): e for e in json.loads(data)["artifacts"]}
-    except (ValueError, KeyError, TypeError):
-        return f"run {run.run_id}'s {RUN_MANIFEST_PATH} cannot be read"
+    return parse_manifest(run, tracker.run_file(run.run_id, RUN_MANIFEST_PATH))
 
 
 class IntegrityCheck:
@@ -66,6 +58,7 @@ class IntegrityCheck:
         for edge in self.repository.edges(ids, "up"):
             inputs.setdefault(edge.artifact_id, []).append(edge.input_id)
         revisions = self.repository.revisions(ids)
+        self._fetch_manifests(chunk, runs)
         found = []
         for artifact in chunk:
             problems = [("content", p) for p in content_problems(artifact, self.blobs)]
@@ -81,6 +74,15 @@ class IntegrityCheck:
                                experiment_id=artifact.experiment_id, problem=p, check=check)
                       for check, p in problems]
         return found
+
+    def _fetch_manifests(self, chunk: list[Artifact], runs: dict[str, TrackedRun | None]) -> None:
+        """The manifests of the chunk's runs not read yet: one request per run, together."""
+        pending = {a.run_id: runs[a.run_id] for a in chunk
+                   if a.run_id and a.run_id not in self.manifests and runs.get(a.run_id)
+                   and RUN_MANIFEST_TAG in runs[a.run_id].tags}
+        fetched = self.tracker.run_files(list(pending.values()), RUN_MANIFEST_PATH)
+        for run_id, data in fetched.items():
+            self.manifests[run_id] = parse_manifest(pending[run_id], data)
 
     def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
         manifest = self.manifests.get(run.run_id)
@@ -104,11 +106,24 @@ class IntegrityCheck:
                           check="chain", problem=f"input artifact {e.input_id} is missing: "
                                                  "the decision chain has a broken link")
                  for e in self.repository.dangling_edges()]
-        for run_id, manifest in self.manifests.items():
-            if isinstance(manifest, dict):
-                gone = set(manifest) - self.repository.existing_ids(manifest)
-                found += [Mismatch(artifact_id=i, run_id=run_id, experiment_id=None,
-                                   check="manifest", problem=f"listed in run {run_id}'s "
-                                                             "manifest but not stored")
-                          for i in sorted(gone)]
+        listed = {run_id: manifest for run_id, manifest in self.manifests.items()
+                  if isinstance(manifest, dict)}
+        stored = self.repository.existing_ids(i for manifest in listed.values() for i in manifest)
+        for run_id, manifest in listed.items():
+            found += [Mismatch(artifact_id=i, run_id=run_id, experiment_id=None,
+                               check="manifest", problem=f"listed in run {run_id}'s "
+                                                         "manifest but not stored")
+                      for i in sorted(set(manifest) - stored)]
         return found
+
+
+def parse_manifest(run: TrackedRun, data: bytes | None) -> Manifest | str:
+    """A run's manifest entries by artifact id, or why there are none to compare with."""
+    if data is None:
+        return f"run {run.run_id} records a manifest, but {RUN_MANIFEST_PATH} is missing"
+    if sha256_hex(data) != run.tags[RUN_MANIFEST_TAG]:
+        return f"run {run.run_id}'s {RUN_MANIFEST_PATH} does not match the hash it recorded"
+    try:
+        return {int(e["id"]): e for e in json.loads(data)["artifacts"]}
+    except (ValueError, KeyError, TypeError):
+        return f"run {run.run_id}'s {RUN_MANIFEST_PATH} cannot be read"

@@ -12,6 +12,7 @@ from provenant.store.repository import ArtifactRepository
 
 MAX_NODES = 500   # a decision chain has a handful of links; the bound keeps a bad graph cheap
 MAX_DEPTH = 50
+MAX_EDGES = 10 * MAX_NODES  # edges read per walk: a bad graph is cut (and says so), not read whole
 DIRECTIONS = ("up", "down")
 
 
@@ -27,28 +28,46 @@ def walk(repository: ArtifactRepository, artifact_id: int, direction: str = "up"
          max_nodes: int = MAX_NODES) -> tuple[list[tuple[Artifact, int]], list[Edge], bool]:
     """Breadth-first from one artifact: (artifact, depth) pairs, edges, whether it was cut.
 
-    One edge query and one row query per level, so the cost grows with the chain's depth.
+    The repository reads the edges within MAX_DEPTH links and their rows in one recursive
+    query, so the cost does not grow with the chain's depth.
     """
     if direction not in DIRECTIONS:
         raise Refused(f"direction is 'up' or 'down', not {direction!r}")
-    root = repository.get(artifact_id)
-    if root is None:
+    edges, rows, too_many = repository.chain(artifact_id, direction, MAX_DEPTH, MAX_EDGES)
+    if artifact_id not in rows:
         raise NotFound(f"artifact {artifact_id} not found")
-    found, edges, seen = [(root, 0)], [], {artifact_id}
-    frontier, depth, truncated = [artifact_id], 0, False
+    levels, cut = _breadth_first(artifact_id, edges, direction, max_nodes)
+    depth_of = {i: depth for i, depth in levels if i in rows}
+    kept = [e for e in edges if e.artifact_id in depth_of and e.input_id in depth_of]
+    kept.sort(key=lambda e: (depth_of[_ends(e, direction)[0]], _ends(e, direction)))
+    return [(rows[i], depth) for i, depth in depth_of.items()], kept, cut or too_many
+
+
+def _ends(edge: Edge, direction: str) -> tuple[int, int]:
+    """(near, far): walking up, from an artifact to its input; down, the other way."""
+    return (edge.artifact_id, edge.input_id) if direction == "up" else (edge.input_id,
+                                                                         edge.artifact_id)
+
+
+def _breadth_first(root: int, edges: list[Edge], direction: str, max_nodes: int
+                   ) -> tuple[list[tuple[int, int]], bool]:
+    """(id, depth) in breadth-first order (each level by near id, then far id), and
+    whether max_nodes or MAX_DEPTH cut it."""
+    ahead_of: dict[int, list[int]] = {}
+    for edge in edges:
+        near, far = _ends(edge, direction)
+        ahead_of.setdefault(near, []).append(far)
+    order, seen = [(root, 0)], {root}
+    frontier, depth, truncated = [root], 0, False
     while frontier and depth < MAX_DEPTH:
         depth += 1
-        level = repository.edges(frontier, direction)
-        edges.extend(level)
-        ahead = [e.input_id if direction == "up" else e.artifact_id for e in level]
+        ahead = [far for near in sorted(frontier) for far in sorted(ahead_of.get(near, ()))]
         frontier = [i for i in dict.fromkeys(ahead) if i not in seen]
         if len(seen) + len(frontier) > max_nodes:
             frontier, truncated = frontier[:max_nodes - len(seen)], True
         seen.update(frontier)
-        found.extend((a, depth) for a in repository.get_many(frontier))
-    truncated = truncated or bool(frontier)
-    kept = {a.id for a, _ in found}
-    return found, [e for e in edges if e.artifact_id in kept and e.input_id in kept], truncated
+        order.extend((i, depth) for i in frontier)
+    return order, truncated or bool(frontier)
 
 
 def provenance(repository: ArtifactRepository, blobs: BlobStore, artifact_id: int,

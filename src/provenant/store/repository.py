@@ -6,8 +6,10 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import cache
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Engine, and_, bindparam, func, insert, literal, null, select, union_all, update)
 from sqlalchemy.exc import IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
@@ -19,6 +21,7 @@ from provenant.store.tables import (
     IDEMPOTENCY_KEY, artifact_inputs, artifact_revisions, artifacts, lineage_repairs)
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
+_EDGE_COLUMNS = ("artifact_id", "input_id", "inferred")
 _ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
 # How long a call took is a measurement of one attempt, not content: a retry differs there.
 _MEASUREMENTS = frozenset({"latency_ms"})
@@ -146,6 +149,15 @@ class ArtifactRepository:
             options["lock_timeout"] = lock_timeout
         return self.engine.connect().execution_options(**options)
 
+    def _read(self):
+        """A connection for one read statement: on PostgreSQL in autocommit, so the read
+        costs one round trip, not BEGIN, the statement and ROLLBACK (a single statement
+        sees one snapshot either way)."""
+        conn = self.engine.connect()
+        if conn.dialect.name == "postgresql":
+            return conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
+
     def add(self, new: NewArtifact, image_key: str | None = None,
             image_content_type: str | None = None, inputs: Sequence[int] = ()) -> Artifact:
         """Insert one artifact (with the ids it was derived from) and return it as stored.
@@ -235,8 +247,12 @@ class ArtifactRepository:
         return [by_id[i] for i in ids if i in by_id]
 
     def existing_ids(self, ids: Iterable[int]) -> set[int]:
+        ids, found = list(ids), set()
         with self.engine.connect() as conn:
-            return set(conn.scalars(select(artifacts.c.id).where(artifacts.c.id.in_(list(ids)))))
+            for start in range(0, len(ids), _ID_CHUNK):
+                found.update(conn.scalars(select(artifacts.c.id).where(
+                    artifacts.c.id.in_(ids[start:start + _ID_CHUNK]))))
+        return found
 
     def image_of(self, artifact_id: int) -> tuple[str, str] | None:
         """The blob key and content type of an artifact's image."""
@@ -275,9 +291,7 @@ class ArtifactRepository:
     def edges(self, ids: Iterable[int], direction: str) -> list[Edge]:
         """Edges into `ids` from their inputs (`up`) or from what was derived from them (`down`)."""
         ids = list(ids)
-        near, far = ((artifact_inputs.c.artifact_id, artifact_inputs.c.input_id)
-                     if direction == "up" else
-                     (artifact_inputs.c.input_id, artifact_inputs.c.artifact_id))
+        near, far = _ends(artifact_inputs, direction)
         found: list[Edge] = []
         with self.engine.connect() as conn:
             for start in range(0, len(ids), _ID_CHUNK):
@@ -287,6 +301,28 @@ class ArtifactRepository:
                 found.extend(Edge(artifact_id=r.artifact_id, input_id=r.input_id,
                                   inferred=r.inferred) for r in rows)
         return found
+
+    def chain(self, artifact_id: int, direction: str, max_depth: int, max_edges: int
+              ) -> tuple[list[Edge], dict[int, Artifact], bool]:
+        """Every edge within `max_depth` links of an artifact, with the rows at both ends.
+
+        One statement whatever the chain's depth: a recursive CTE walks the edges (by the
+        primary key up, by the (input_id, artifact_id) index down) and each edge comes
+        with the row it leads to; the artifact's own row is the first. Returns (edges,
+        rows by id, whether `max_edges` cut the walk); an edge reached at several depths
+        comes back once. Empty rows when the artifact does not exist.
+        """
+        with self._read() as conn:
+            rows = conn.execute(_chain_query(direction), {
+                "root": artifact_id, "max_depth": max_depth, "max_edges": max_edges + 1}).all()
+        found = {row.id: _to_artifact(row) for row in rows if row.id is not None}
+        if artifact_id not in found:
+            return [], {}, False
+        linked = [row for row in rows if row.edge_artifact_id is not None]
+        edges = {(r.edge_artifact_id, r.edge_input_id): Edge(
+            artifact_id=r.edge_artifact_id, input_id=r.edge_input_id, inferred=r.edge_inferred)
+            for r in linked[:max_edges]}
+        return list(edges.values()), found, len(linked) > max_edges
 
     def dangling_edges(self, limit: int = 1000) -> list[Edge]:
         """Edges whose input no longer exists (a broken link in a decision chain)."""
@@ -494,6 +530,36 @@ def _record_revision(conn, stored: Artifact, payload: dict, image_key: str | Non
         artifact_id=stored.id, old_sha256=stored.content_sha256,
         new_sha256=_rehash(stored, payload, image_key), changed=changed, source=source,
         revised_at=now()))
+
+
+def _ends(table, direction: str):
+    """(near, far) columns of an edge table: up walks to inputs, down to what was derived."""
+    if direction == "up":
+        return table.c.artifact_id, table.c.input_id
+    return table.c.input_id, table.c.artifact_id
+
+
+@cache
+def _chain_query(direction: str):
+    """The recursive walk of `chain`, built once per direction (bound: root, max_depth,
+    max_edges)."""
+    near, far = _ends(artifact_inputs, direction)
+    start = (select(artifact_inputs.c.artifact_id, artifact_inputs.c.input_id,
+                    artifact_inputs.c.inferred, literal(1).label("depth"))
+             .where(near == bindparam("root")).cte("walk", recursive=True))
+    step = artifact_inputs.alias("step")
+    step_near, _ = _ends(step, direction)
+    walk = start.union(
+        select(step.c.artifact_id, step.c.input_id, step.c.inferred, start.c.depth + 1)
+        .join(start, step_near == start.c[far.name])
+        .where(start.c.depth < bindparam("max_depth")))
+    reached = (select(walk.c.artifact_id, walk.c.input_id, walk.c.inferred)
+               .limit(bindparam("max_edges")).subquery("reached"))
+    return union_all(
+        select(*(null().label(f"edge_{c}") for c in _EDGE_COLUMNS), artifacts)
+        .where(artifacts.c.id == bindparam("root")),
+        select(*(reached.c[c].label(f"edge_{c}") for c in _EDGE_COLUMNS), artifacts)
+        .select_from(reached.outerjoin(artifacts, artifacts.c.id == reached.c[far.name])))
 
 
 def _check_inputs(conn, new: NewArtifact | Artifact, input_ids: list[int]) -> None:
