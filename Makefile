@@ -50,14 +50,14 @@ $(AIRFLOW_VENV)/bin/python:
 # the async driver Airflow 3 needs for a PostgreSQL metadata DB.
 AIRFLOW_TEST_PINS := "celery==5.6.3" "asyncpg>=0.29"
 
+# Bytecode is compiled here, so the first Airflow command of a test run does not pay for it.
 $(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION): pyproject.toml Makefile | $(AIRFLOW_VENV)/bin/python
 	@echo "Installing Apache Airflow $(AIRFLOW_VERSION) into $(AIRFLOW_VENV) (a few minutes; log $(AIRFLOW_LOG))"
 	@$(AIRFLOW_VENV)/bin/pip install --quiet -e ".[airflow,test]" \
 		"apache-airflow[celery,postgres,redis]==$(AIRFLOW_VERSION)" $(AIRFLOW_TEST_PINS) \
 		> $(AIRFLOW_LOG) 2>&1 || { tail -40 $(AIRFLOW_LOG); exit 1; }
-	# Compile once here, so the first Airflow command of a test run does not pay for it.
-	$(AIRFLOW_VENV)/bin/python -m compileall -q -j 0 $(AIRFLOW_VENV)/lib >/dev/null || true
-	touch $@
+	@$(AIRFLOW_VENV)/bin/python -m compileall -q -j 0 $(AIRFLOW_VENV)/lib >/dev/null || true
+	@touch $@
 	@echo "$(AIRFLOW_VENV) is ready"
 
 install-airflow: $(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION)
