@@ -354,6 +354,22 @@ class ArtifactRepository:
         with self.engine.connect() as conn:
             return [_to_artifact(r) for r in conn.execute(query).all()]
 
+    def missing_lineage_keys(self, after_id: int = 0, limit: int = 1000,
+                             workflow_id: str | None = None, max_id: int | None = None
+                             ) -> list[tuple[int, str | None, str]]:
+        """(id, workflow_id, execution_id) of the artifacts `missing_lineage` returns, without
+        loading them: what the repair job walks."""
+        c = artifacts.c
+        query = (select(c.id, c.workflow_id, c.execution_id)
+                 .where(c.run_id.is_(None), c.execution_id.is_not(None), c.id > after_id)
+                 .order_by(c.id).limit(limit))
+        if workflow_id is not None:
+            query = query.where(c.workflow_id == workflow_id)
+        if max_id is not None:
+            query = query.where(c.id <= max_id)
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
                     lock_timeout: float | None = None) -> list[int]:
         """Fill in lineage where it is still missing, with one audit row each.
