@@ -26,10 +26,16 @@ class StreamedJson:
         self.out, self.streamed = out, streamed
         self.counts: Counter[str] = Counter()
         self._spools = {key: tempfile.TemporaryFile("w+", encoding="utf-8") for key in spooled}
-        self._done = False
-        out.write("{\n  " + json.dumps(streamed) + ": [")
+        self.started = self._done = False
+
+    def _start(self) -> None:
+        # Not before the first item: a job that fails at once (bad URL) prints no JSON at all.
+        if not self.started:
+            self.started = True
+            self.out.write("{\n  " + json.dumps(self.streamed) + ": [")
 
     def add(self, key: str, item: Any) -> None:
+        self._start()
         text = json.dumps(item.model_dump(mode="json") if isinstance(item, BaseModel) else item,
                           default=str)
         if key == self.streamed:
@@ -43,6 +49,7 @@ class StreamedJson:
         if self._done:
             return
         self._done = True
+        self._start()
         self.out.write("\n  ]" if self.counts[self.streamed] else "]")
         for key, spool in self._spools.items():
             self.out.write(",\n  " + json.dumps(key) + ": [")
@@ -62,11 +69,14 @@ class StreamedJson:
 def streamed_report(out: IO[str], streamed: str, spooled: tuple[str, ...],
                     failure_fields: dict[str, Any]) -> Iterator[StreamedJson]:
     """A StreamedJson that is closed even when the job fails half way: the document stays
-    valid, `failure_fields` plus `errors` saying why (and the command still fails)."""
+    valid, `failure_fields` plus `errors` saying why (and the command still fails). A job
+    that fails before its first item writes nothing, as a command that fails at once."""
     sink = StreamedJson(out, streamed, spooled)
     try:
         yield sink
     except BaseException as exc:
+        if not sink.started:
+            raise
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         sink.finish({**failure_fields, "errors": [why]})
         raise
