@@ -19,7 +19,8 @@ from benchmarks.harness import BenchResult
 from benchmarks.report import machine_info, markdown, print_results, update_docs, write_json
 
 # Run order: cheapest first, so a quick run shows something early.
-BENCHMARKS = ("store_path", "detail_read", "workflow", "repair", "listing", "provenance")
+BENCHMARKS = ("store_path", "detail_read", "workflow", "repair", "listing", "provenance",
+              "legacy_scale")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

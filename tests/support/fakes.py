@@ -241,9 +241,9 @@ class FakeRepository:
     def missing_lineage_keys(self, after_id: int = 0, limit: int = 1000,
                              workflow_id: str | None = None, max_id: int | None = None
                              ) -> list[tuple[int, str | None, str]]:
-        return [(a.id, a.workflow_id, a.execution_id)
-                for a in self.missing_lineage(after_id, 10**9, workflow_id)
-                if max_id is None or a.id <= max_id][:limit]
+        return [(a.id, a.workflow_id, a.execution_id) for _, a in sorted(self.rows.items())
+                if after_id < a.id <= (max_id or a.id) and a.run_id is None
+                and a.execution_id is not None and workflow_id in (None, a.workflow_id)][:limit]
 
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
                     lock_timeout: float | None = None) -> list[int]:

@@ -33,7 +33,10 @@ class _ConsoleHandler(logging.Handler):
 def _log_lineage_events():
     """Show the provenant.lineage log lines (one per repaired artifact) on stderr."""
     logger = logging.getLogger("provenant.lineage")
-    handler = _ConsoleHandler()
+    # Rich only on a terminal (to print above the progress bar): piped, a million lines
+    # through rich would cost more than the repair itself.
+    handler = (_ConsoleHandler() if console.is_terminal
+               else logging.StreamHandler(console.file))
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     previous = logger.level

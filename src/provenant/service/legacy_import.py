@@ -3,7 +3,7 @@ present, images found where they now live. An id held by a different artifact is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,7 +70,7 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
         checked = not dry_run and repository.has_upward_edges()
         done = 0
         with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as pool:
-            for page in source.rows(page_size):
+            for page in _read_ahead(source.rows(page_size)):
                 converted = []
                 for row in page:
                     try:
@@ -91,6 +91,16 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     finally:
         source.close()
     return report
+
+
+def _read_ahead(pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    """Pages in order, the next one read (by the database and its driver) while this one is
+    converted and written: two pages in memory at most."""
+    with ThreadPoolExecutor(1, thread_name_prefix="legacy-read") as reader:
+        future = reader.submit(next, pages, None)
+        while (page := future.result()) is not None:
+            future = reader.submit(next, pages, None)
+            yield page
 
 
 def _new_only(target: _Target, converted: list[_Converted],
