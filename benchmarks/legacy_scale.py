@@ -32,38 +32,10 @@ IMPORT_RATE_TARGET = 20_000.0
 RSS_TARGET_MB = 300.0
 RATIO_TARGET = 50.0
 
-# The previous system's own DDL (database/migrations/create_artifacts_table.sql).
-LEGACY_DDL = """
-CREATE TABLE artifacts (
-    id SERIAL PRIMARY KEY,
-    name VARCHAR(255) NOT NULL,
-    type VARCHAR(50) NOT NULL,
-    symbol VARCHAR(20),
-    run_id VARCHAR(255),
-    experiment_id VARCHAR(255),
-    workflow_id VARCHAR(255),
-    execution_id VARCHAR(255),
-    step_name VARCHAR(100),
-    dag_id VARCHAR(255),
-    task_id VARCHAR(255),
-    prompt TEXT,
-    response TEXT,
-    prompt_length INTEGER,
-    response_length INTEGER,
-    model_name VARCHAR(100),
-    image_path VARCHAR(500),
-    chart_type VARCHAR(50),
-    chart_data JSONB,
-    action VARCHAR(10),
-    confidence DECIMAL(3,2),
-    signal_data JSONB,
-    artifact_metadata JSONB,
-    created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
-    updated_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP
-);
-COMMENT ON TABLE artifacts IS 'Stores ML/LLM artifacts: inputs, outputs, charts, signals';
-CREATE INDEX idx_artifacts_execution_id ON artifacts(execution_id);
-"""
+# The previous system's own DDL (its database/migrations/create_artifacts_table.sql), as the
+# legacy-import tests use it.
+LEGACY_DDL = (Path(__file__).resolve().parents[1] / "tests" / "support" / "legacy_ddl.sql"
+              ).read_text()
 LEGACY_COLUMNS = ("id", "name", "type", "symbol", "workflow_id", "execution_id", "step_name",
                   "dag_id", "task_id", "prompt", "response", "prompt_length", "response_length",
                   "model_name", "chart_type", "chart_data", "action", "confidence",

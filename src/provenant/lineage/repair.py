@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable
 from functools import partial
 
@@ -63,17 +64,17 @@ def _executions(repository: ArtifactRepository, workflow_id: str | None,
     Only the keys are kept (each string once), not the artifacts: memory grows with
     executions.
     """
-    keys: dict[ExecutionKey, ExecutionKey] = {}
+    keys: set[ExecutionKey] = set()
     after = count = 0
     while page := repository.missing_lineage_keys(after_id=after, limit=SCAN_PAGE,
                                                   workflow_id=workflow_id):
-        for _, workflow, execution in page:
-            key = (workflow, execution)
-            keys.setdefault(key, key)
+        # Workflow ids repeat across executions: one string each.
+        keys.update((workflow and sys.intern(workflow), execution)
+                    for _, workflow, execution in page)
         count += len(page)
         after = page[-1][0]
         progress("scan", count, count)
-    return set(keys), after, count
+    return keys, after, count
 
 
 class _Pass:
