@@ -29,6 +29,16 @@ def test_repair_json_of_many_batches_is_one_complete_document(services, mlflow_u
     assert all(services.artifacts.get(i).run_id == run for i, run in expected.items())
 
 
+def test_the_airflow_task_counts_a_backlog_without_holding_it(services, mlflow_uri, tmp_path):
+    from provenant.airflow.repair import run_repair  # plain Python: no Airflow import
+
+    expected = legacy_with_runs(services, mlflow_uri, tmp_path)
+    summary = run_repair()
+    assert {k: summary[k] for k in ("scanned", "repaired", "unresolved", "executions")} == {
+        "scanned": 200, "repaired": 200, "unresolved": 0, "executions": 40}
+    assert all(services.artifacts.get(i).run_id == run for i, run in expected.items())
+
+
 def chains_db(tmp_path) -> str:
     """Two executions whose chains a page of 2 rows cuts in the middle."""
     order = {"artifact_type": "order", "side": "BUY", "quantity": 5, "order_type": "MKT"}
