@@ -11,7 +11,6 @@ from typing import IO, Any
 
 from pydantic import BaseModel
 
-from provenant.domain.reports import Report
 
 
 class StreamedJson:
