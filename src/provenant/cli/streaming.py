@@ -12,7 +12,6 @@ from typing import IO, Any
 from pydantic import BaseModel
 
 
-
 class StreamedJson:
     """A ReportSink writing one JSON object to `out`.
 
