@@ -20,7 +20,7 @@ from benchmarks.report import machine_info, markdown, print_results, update_docs
 
 # Run order: cheapest first, so a quick run shows something early.
 BENCHMARKS = ("store_path", "detail_read", "workflow", "repair", "listing", "provenance",
-              "verify")
+              "verify", "legacy_scale")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

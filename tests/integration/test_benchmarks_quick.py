@@ -23,7 +23,8 @@ def results(tmp_path_factory, mlflow_server) -> dict[str, dict]:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--tiny", "--only", "store_path",
          "--only", "detail_read", "--only", "repair", "--only", "listing",
-         "--only", "provenance", "--only", "verify", "--json", str(out),
+         "--only", "provenance", "--only", "verify", "--only", "legacy_scale",
+         "--json", str(out),
          "--mlflow-url", mlflow_server.url, "--mlflow-backend-uri", mlflow_server.backend_uri],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
@@ -101,3 +102,18 @@ def test_verify_reads_each_run_once_and_the_baseline_once_per_artifact(results):
     baseline = rows["one by one: run + manifest per artifact (through the proxy)"]
     assert baseline["artifacts"] > 0
     assert baseline["requests_per_artifact"] >= 2  # its run, then its run's manifest
+
+
+def test_legacy_scale_runs_the_real_commands_and_measures_them(results):
+    rows = rows_of(results["legacy_scale"])  # the benchmark itself checks both JSON reports
+    imported = rows["provenant artifacts import-legacy --json"]
+    repaired = rows["provenant lineage repair --json"]
+    assert imported["rows"] == repaired["rows"] == 400
+    assert imported["inferred_edges"] == 300  # per execution: llm <- 2 charts, signal <- llm
+    for measured in (imported, repaired):
+        assert 0 < measured["cpu_s"] and 50 < measured["peak_rss_mb"] < 10_000
+    assert repaired["tracking_calls"] <= 5  # pages of runs, not one call per artifact
+    baseline = rows["baseline: one MLflow search per artifact (in process)"]
+    assert baseline["tracking_calls"] == baseline["rows"] > 0
+    assert {t["name"] for t in results["legacy_scale"]["targets"]} == {
+        "import rate", "import peak RSS", "repair peak RSS", "repair speed-up at scale"}

@@ -241,6 +241,13 @@ class FakeRepository:
                 if a.id > after_id and a.run_id is None and a.execution_id is not None
                 and workflow_id in (None, a.workflow_id)][:limit]
 
+    def missing_lineage_keys(self, after_id: int = 0, limit: int = 1000,
+                             workflow_id: str | None = None, max_id: int | None = None
+                             ) -> list[tuple[int, str | None, str]]:
+        return [(a.id, a.workflow_id, a.execution_id) for _, a in sorted(self.rows.items())
+                if after_id < a.id <= (max_id or a.id) and a.run_id is None
+                and a.execution_id is not None and workflow_id in (None, a.workflow_id)][:limit]
+
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
                     lock_timeout: float | None = None) -> list[int]:
         """Fill in lineage only where it is still missing, one audit row each."""

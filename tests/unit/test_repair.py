@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from provenant.domain.artifacts import NewArtifact
-from provenant.lineage.repair import repair_lineage
+from provenant.domain.reports import RepairReport, Sample
+from provenant.lineage.repair import SCAN_PAGE, repair_lineage
 from provenant.lineage.resolve import Resolver
 from tests.support.fakes import FakeClaims, FakeRepository, FakeTracker
 
@@ -76,3 +77,39 @@ def test_the_workflow_filter_limits_the_scan():
                                payload={"action": "BUY", "confidence": 0.5}))
     report = repair_lineage(repository, resolver, workflow_id="other")
     assert report.scanned == 1 and report.unresolved == [4]  # e0's run is wf's, not other's
+
+
+def test_a_backlog_of_many_batches_is_walked_and_written_in_bounded_pages():
+    repository, resolver, runs = setup(5, executions=20)  # 100 artifacts
+    reads, writes = [], []
+    read_keys, write = repository.missing_lineage_keys, repository.set_lineage
+
+    def read(**options):
+        page = read_keys(**options)
+        reads.append((options["limit"], len(page)))
+        return page
+
+    def refuse_whole_artifacts(*args, **kwargs):
+        raise AssertionError("the repair loads whole artifacts")
+
+    repository.missing_lineage_keys = read
+    repository.missing_lineage = refuse_whole_artifacts
+    repository.set_lineage = lambda updates, *rest: writes.append(len(updates)) or write(
+        updates, *rest)
+    report = repair_lineage(repository, resolver, batch_size=7)
+
+    assert report.scanned == 100 and len(report.repaired) == 100 and report.ok
+    assert writes and max(writes) <= 7 and sum(writes) == 100
+    assert all(got <= limit for limit, got in reads) and max(l for l, _ in reads) <= SCAN_PAGE
+    # Each artifact got its own execution's run, once.
+    assert sorted(r.artifact_id for r in report.repaired) == list(range(1, 101))
+    assert all(repository.get(r.artifact_id).run_id == runs[
+        repository.get(r.artifact_id).execution_id].run_id for r in report.repaired)
+
+
+def test_items_go_to_the_sink_and_the_report_keeps_the_totals():
+    repository, resolver, _ = setup(2)
+    sink = Sample(RepairReport(), keep=1)
+    report = repair_lineage(repository, resolver, sink=sink)
+    assert report.repaired == [] and report.scanned == 6
+    assert sink.counts["repaired"] == 6 and len(sink.report.repaired) == 1

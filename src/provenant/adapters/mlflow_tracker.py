@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -74,7 +75,8 @@ def query_filter(query: RunQuery) -> tuple[str, bool]:
 
 def _tracked(run) -> TrackedRun:
     info = run.info
-    return TrackedRun(info.run_id, info.experiment_id, dict(run.data.tags),
+    # Interned: a repair keeps one lineage per execution, and experiments are few.
+    return TrackedRun(info.run_id, sys.intern(info.experiment_id), dict(run.data.tags),
                       info.start_time or 0, info.status, info.artifact_uri or "")
 
 

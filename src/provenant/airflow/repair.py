@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from provenant import runtime
 from provenant.bootstrap import get_services
+from provenant.domain.reports import RepairReport, Sample
 
 
 class RepairFailed(RuntimeError):
@@ -15,9 +16,10 @@ def run_repair() -> dict:
     Each repaired artifact is already named in its own structured log line, so XCom
     keeps only counts: a pass over many legacy rows must not bloat Airflow's database.
     """
-    report = runtime.repair(get_services())
+    counts = Sample(RepairReport(), keep=0)  # counts only: the lists may be millions long
+    report = runtime.repair(get_services(), sink=counts)
     if report.errors:
         raise RepairFailed("lineage repair failed: " + "; ".join(report.errors))
-    return {"scanned": report.scanned, "repaired": len(report.repaired),
-            "unresolved": len(report.unresolved), "executions": report.executions,
+    return {"scanned": report.scanned, "repaired": counts.counts["repaired"],
+            "unresolved": counts.counts["unresolved"], "executions": report.executions,
             "tracking_calls": report.tracking_calls}

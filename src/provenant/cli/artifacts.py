@@ -1,14 +1,17 @@
 """`provenant artifacts ...`: bring in the previous system's artifacts."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from provenant import runtime
 from provenant.bootstrap import get_services
-from provenant.cli.app import CliError, app, print_report
+from provenant.cli.app import CliError, app, console
 from provenant.cli.lineage import progress_bar
+from provenant.cli.streaming import streamed_report
+from provenant.domain.reports import ImportReport, ReportSink, Sample
 
 artifacts_app = typer.Typer(no_args_is_help=True, help="Artifacts.")
 app.add_typer(artifacts_app, name="artifacts")
@@ -57,25 +60,64 @@ def import_legacy_command(
     from provenant.adapters.s3_objects import S3ExtraMissing
     from provenant.store.legacy import LegacySourceError
 
-    path_map, prefixes = _path_map(image_path_map), _fetch_prefixes(fetch_images_from)
+    options = {"images_root": images_root or Path.cwd(),
+               "image_path_map": _path_map(image_path_map),
+               "fetch_prefixes": _fetch_prefixes(fetch_images_from), "dry_run": dry_run}
     try:
-        with progress_bar() as update:
-            report = runtime.import_rows(
-                get_services(), source, images_root=images_root or Path.cwd(),
-                image_path_map=path_map, fetch_prefixes=prefixes,
-                dry_run=dry_run,
-                progress=update and (lambda done, total: update("import", done, total)))
+        if as_json:  # streamed as it is written: the table may hold millions of rows
+            with streamed_report(sys.stdout, "imported", ("skipped", "failed", "warnings"),
+                                 {"dry_run": dry_run}) as stream:
+                failures = Sample(ImportReport(source=source), keep=_SHOWN)
+                report = _import(source, options, _Tee(stream, failures))
+                stream.finish(report.to_dict())
+            counts = stream.counts
+        else:
+            failures = Sample(ImportReport(source=source), keep=_SHOWN)
+            report = _import(source, options, failures)
+            counts = failures.counts
+            _print_import(report, failures.report, counts)
     except (LegacySourceError, S3ExtraMissing) as exc:
         raise CliError(str(exc)) from None
-    verb = "would import" if dry_run else "imported"
-    print_report(report, as_json,
-                 f"{report.source}: {report.total} rows; {verb} {len(report.imported)}, "
-                 f"skipped {len(report.skipped)} (already imported), "
-                 f"failed {len(report.failed)}, warnings {len(report.warnings)}",
-                 [f"row {f.id} not imported: {f.reason}" for f in report.failed]
-                 + [f"row {w.id}: {w.reason}" for w in report.warnings])
-    if report.failed:
-        conflicts = [str(f.id) for f in report.failed if f.reason.startswith("conflict")]
-        raise CliError(f"{len(report.failed)} legacy row(s) could not be imported"
+    if counts["failed"]:
+        conflicts = [str(f.id) for f in failures.report.failed
+                     if f.reason.startswith("conflict")]
+        raise CliError(f"{counts['failed']} legacy row(s) could not be imported"
                        + (f"; ids held by different artifacts: {', '.join(conflicts)}"
+                          + (" (first ones)" if counts["failed"] > _SHOWN else "")
                           if conflicts else ""))
+
+
+_SHOWN = 200  # failed rows and warnings listed by id for a person (--json lists them all)
+
+
+class _Tee:
+    """The JSON stream gets every item; a sample keeps the first failures for the message."""
+
+    def __init__(self, stream: ReportSink, sample: ReportSink) -> None:
+        self.stream, self.sample = stream, sample
+        self.counts = stream.counts
+
+    def add(self, key: str, item) -> None:
+        self.stream.add(key, item)
+        if key == "failed":
+            self.sample.add(key, item)
+
+
+def _import(source: str, options: dict, sink: ReportSink) -> ImportReport:
+    with progress_bar() as update:
+        return runtime.import_rows(
+            get_services(), source, sink=sink,
+            progress=update and (lambda done, total: update("import", done, total)), **options)
+
+
+def _print_import(report: ImportReport, sample: ImportReport, counts) -> None:
+    verb = "would import" if report.dry_run else "imported"
+    console.print(f"{report.source}: {report.total} rows; {verb} {counts['imported']}, "
+                  f"skipped {counts['skipped']} (already imported), failed {counts['failed']}, "
+                  f"warnings {counts['warnings']}", highlight=False)
+    for line in ([f"row {f.id} not imported: {f.reason}" for f in sample.failed]
+                 + [f"row {w.id}: {w.reason}" for w in sample.warnings]):
+        console.print(f"  {line}", highlight=False)
+    hidden = sum(max(counts[k] - _SHOWN, 0) for k in ("failed", "warnings"))
+    if hidden:
+        console.print(f"  ... and {hidden} more (--json lists every one)", highlight=False)

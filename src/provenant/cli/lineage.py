@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections import Counter
 from contextlib import contextmanager
 
 import typer
@@ -10,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from provenant import runtime
 from provenant.bootstrap import get_services
 from provenant.cli.app import CliError, app, console, print_report
-from provenant.domain.reports import RepairLog
+from provenant.cli.streaming import streamed_report
+from provenant.domain.reports import RepairLog, RepairReport, ReportSink, Sample
 
 lineage_app = typer.Typer(no_args_is_help=True, help="MLflow lineage of artifacts.")
 app.add_typer(lineage_app, name="lineage")
@@ -30,7 +33,10 @@ class _ConsoleHandler(logging.Handler):
 def _log_lineage_events():
     """Show the provenant.lineage log lines (one per repaired artifact) on stderr."""
     logger = logging.getLogger("provenant.lineage")
-    handler = _ConsoleHandler()
+    # Rich only on a terminal (to print above the progress bar): piped, a million lines
+    # through rich would cost more than the repair itself.
+    handler = (_ConsoleHandler() if console.is_terminal
+               else logging.StreamHandler(console.file))
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     previous = logger.level
@@ -64,22 +70,38 @@ def repair(dry_run: bool = typer.Option(False, "--dry-run", help="Report, write 
                                                   help="Only this workflow's artifacts."),
            as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Fill in missing lineage from MLflow (exit 1 when anything went wrong)."""
-    with _log_lineage_events(), progress_bar() as progress:
-        report = runtime.repair(get_services(), dry_run=dry_run, workflow_id=workflow_id,
-                                progress=progress)
-    verb = "would repair" if dry_run else "repaired"
-    print_report(
-        report, as_json,
-        f"scanned {report.scanned} artifacts over {report.executions} executions; "
-        f"{verb} {len(report.repaired)}, unresolved {len(report.unresolved)}, already "
-        f"repaired by another writer {len(report.skipped)} ({report.tracking_calls} "
-        "tracking calls)",
-        [f"{verb} artifact {item.artifact_id}: run {item.run_id} "
-         f"(experiment {item.experiment_id})" for item in report.repaired[:50]]
-        + ([f"no run found for artifacts {_ids(report.unresolved)}"]
-           if report.unresolved else []))
+    options = {"dry_run": dry_run, "workflow_id": workflow_id}
+    if as_json:  # streamed as it is written: the backlog may be millions of artifacts
+        with streamed_report(sys.stdout, "repaired", ("unresolved", "skipped"),
+                             {"dry_run": dry_run}) as sink:
+            report = _repair(options, sink)
+            sink.finish(report.to_dict())
+    else:
+        sink = Sample(RepairReport(), keep=50)
+        report = _repair(options, sink)
+        _print_repair(report, sink.report, sink.counts)
     if not report.ok:
         raise CliError("lineage repair: " + "; ".join(report.errors))
+
+
+def _repair(options: dict, sink: ReportSink) -> RepairReport:
+    with _log_lineage_events(), progress_bar() as progress:
+        return runtime.repair(get_services(), progress=progress, sink=sink, **options)
+
+
+def _print_repair(report: RepairReport, sample: RepairReport, counts: Counter[str]) -> None:
+    verb = "would repair" if report.dry_run else "repaired"
+    console.print(
+        f"scanned {report.scanned} artifacts over {report.executions} executions; "
+        f"{verb} {counts['repaired']}, unresolved {counts['unresolved']}, already "
+        f"repaired by another writer {counts['skipped']} ({report.tracking_calls} "
+        "tracking calls)", highlight=False)
+    for item in sample.repaired:
+        console.print(f"  {verb} artifact {item.artifact_id}: run {item.run_id} "
+                      f"(experiment {item.experiment_id})", highlight=False)
+    if counts["unresolved"]:
+        console.print(f"  no run found for artifacts "
+                      f"{_ids(sample.unresolved, counts['unresolved'])}", highlight=False)
 
 
 @lineage_app.command("repairs")
@@ -115,6 +137,6 @@ def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on st
                        "check(s)")
 
 
-def _ids(ids: list[int], shown: int = 20) -> str:
+def _ids(ids: list[int], total: int, shown: int = 20) -> str:
     head = ", ".join(map(str, ids[:shown]))
-    return head + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+    return head + (f" and {total - min(shown, len(ids))} more" if total > shown else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -130,6 +131,20 @@ def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:
     return canonical_json({"format": "provenant-run-manifest", "version": 1, "artifacts": [
         {"id": a.id, "type": str(a.type), "name": a.name, "content_sha256": a.content_sha256,
          "inputs": sorted(inputs.get(a.id, []))} for a in artifacts]})
+
+
+@dataclass(frozen=True, slots=True)
+class ChainMember:
+    """What `infer_chain` reads of an artifact, without loading the artifact."""
+
+    id: int
+    type: str
+    symbol: str | None
+    chart_type: str | None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {"chart_type": self.chart_type}
 
 
 # The workflow's step order: each kind was derived from the kinds of the step before it.

@@ -2,8 +2,9 @@
 the CLI's `--json` and the Airflow task's return value alike."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +14,41 @@ class Report(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+class ReportSink(Protocol):
+    """Where a job puts the items of its report's lists (`repaired`, `imported`, ...) as it
+    goes, so a caller can stream them instead of holding them all."""
+
+    counts: Counter[str]
+
+    def add(self, key: str, item: Any) -> None: ...
+
+
+class Collect:
+    """The default sink: items go into the report's own lists (the HTTP route's and the
+    Airflow task's whole report)."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.counts: Counter[str] = Counter()
+
+    def add(self, key: str, item: Any) -> None:
+        self.counts[key] += 1
+        getattr(self.report, key).append(item)
+
+
+class Sample(Collect):
+    """Keeps the first `keep` items of each list (what a person reads) and counts the rest."""
+
+    def __init__(self, report: Report, keep: int = 50) -> None:
+        super().__init__(report)
+        self.keep = keep
+
+    def add(self, key: str, item: Any) -> None:
+        if self.counts[key] < self.keep:
+            getattr(self.report, key).append(item)
+        self.counts[key] += 1
 
 
 class RepairRecord(BaseModel):

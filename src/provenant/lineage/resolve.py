@@ -10,7 +10,6 @@ ask this module, so the same run wins everywhere:
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -74,12 +73,13 @@ class Resolver:
     def resolve(self, keys: Iterable[ExecutionKey],
                 progress: Progress | None = None) -> Resolution:
         """Resolve what can be; a failing tracker keeps what was found before it failed."""
-        keys = set(keys)
+        # A set is used as given (not copied: a repair may ask for hundreds of thousands).
+        keys = keys if isinstance(keys, set | frozenset) else set(keys)
         result = Resolution(found=self.claims.lookup(keys))
         report = progress or (lambda done, total: None)
         try:
-            self._from_tracker(keys - result.found.keys(), result.found,
-                               lambda: report(len(result.found), len(keys)))
+            self._from_tracker(keys - result.found.keys() if result.found else keys,
+                               result.found, lambda: report(len(result.found), len(keys)))
         except TrackingUnavailable as exc:
             result.error = str(exc)
         except Exception as exc:  # MLflow refusing a filter: report, never guess
@@ -123,9 +123,13 @@ class Resolver:
     def _scan(self, wanted: set[ExecutionKey], found: dict[ExecutionKey, Lineage],
               experiment_ids: list[str], tick: Callable[[], None]) -> bool:
         """Match runs page by page; True when the scan was read to its end."""
-        by_execution: dict[str, list[ExecutionKey]] = defaultdict(list)
+        # execution id -> its key, or a list of keys when several workflows want it (rare):
+        # no list per execution, so memory stays near the keys' own.
+        by_execution: dict[str, ExecutionKey | list[ExecutionKey]] = {}
         for key in wanted:
-            by_execution[key[1]].append(key)
+            other = by_execution.setdefault(key[1], key)
+            if other is not key:
+                by_execution[key[1]] = [*(other if isinstance(other, list) else [other]), key]
         pending = len(wanted)
         pages = self.tracker.run_pages(RunQuery(has_tag=EXECUTION_TAG), experiment_ids,
                                        self.page_size)
@@ -136,7 +140,8 @@ class Resolver:
                 return True
             read += 1
             for run in page:
-                for key in by_execution.get(run.tags.get(EXECUTION_TAG, ""), ()):
+                entry = by_execution.get(run.tags.get(EXECUTION_TAG, ""), ())
+                for key in entry if isinstance(entry, list) else (entry,) if entry else ():
                     if key not in found and matches(run, key):
                         found[key] = run.lineage
                         pending -= 1

@@ -3,7 +3,7 @@ present, images found where they now live. An id held by a different artifact is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +18,7 @@ from provenant.adapters.tracking import Tracker, TrackingUnavailable
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.errors import describe_error
 from provenant.domain.legacy import LegacyShapeError, typed_payload
-from provenant.domain.reports import ImportReport, RowProblem
+from provenant.domain.reports import Collect, ImportReport, ReportSink, RowProblem
 from provenant.service.provenance import infer_imported_chains
 from provenant.service.images import put_image
 from provenant.service.legacy_images import ImageSources, load_image
@@ -52,10 +52,14 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
                   image_path_map: Iterable[tuple[str, str]] = (),
                   fetch_prefixes: Iterable[str] = (), s3_endpoint_url: str | None = None,
                   dry_run: bool = False, progress: Callable[[int, int], None] | None = None,
-                  page_size: int = 500) -> ImportReport:
+                  page_size: int = 1000, sink: ReportSink | None = None) -> ImportReport:
     """Copy the legacy `artifacts` table in, page by page (with `dry_run`, only say what would).
 
-    S3ExtraMissing before anything is read when an s3:// prefix is named without boto3.
+    Each page is read, converted, written (one transaction) and its decision chains
+    inferred before the next is read, and its `imported`, `skipped`, `failed` and
+    `warnings` items go to `sink` (default: the returned report's own lists), so memory
+    holds one page whatever the table's size. S3ExtraMissing before anything is read when
+    an s3:// prefix is named without boto3.
     """
     images = ImageSources(images_root, tuple(image_path_map), tuple(fetch_prefixes),
                           s3_endpoint_url=s3_endpoint_url)
@@ -64,33 +68,47 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     target = _Target(repository, blobs, tracker, images, dry_run)
     source = LegacySource(source_url)
     report = ImportReport(source=source.label, dry_run=dry_run)
+    sink = sink or Collect(report)
     try:
         report.total = source.count()
+        checked = not dry_run and repository.has_upward_edges()
         done = 0
         with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as pool:
-            for page in source.rows(page_size):
+            for page in _read_ahead(source.rows(page_size)):
                 converted = []
                 for row in page:
                     try:
-                        converted.append(_convert(target, row, report))
+                        converted.append(_convert(target, row, sink))
                     except (LegacyShapeError, ValidationError) as exc:
-                        report.failed.append(RowProblem(id=row["id"],
-                                                        reason=describe_error(exc, "row")))
-                converted = _new_only(target, converted, report)
-                _attach_images(target, pool, converted, report)
-                _insert(target, converted, report)
+                        sink.add("failed", RowProblem(id=row["id"],
+                                                      reason=describe_error(exc, "row")))
+                converted = _new_only(target, converted, sink)
+                _attach_images(target, pool, converted, sink)
+                imported = _insert(target, converted, sink)
+                if not dry_run:
+                    report.inferred_edges += infer_imported_chains(
+                        repository, {a.execution_id for a in imported if a.execution_id},
+                        checked)
                 done += len(page)
                 if progress:
                     progress(done, report.total)
-        if not dry_run:
-            report.inferred_edges = infer_imported_chains(repository, report.imported)
     finally:
         source.close()
     return report
 
 
+def _read_ahead(pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    """Pages in order, the next one read (by the database and its driver) while this one is
+    converted and written: two pages in memory at most."""
+    with ThreadPoolExecutor(1, thread_name_prefix="legacy-read") as reader:
+        future = reader.submit(next, pages, None)
+        while (page := future.result()) is not None:
+            future = reader.submit(next, pages, None)
+            yield page
+
+
 def _new_only(target: _Target, converted: list[_Converted],
-              report: ImportReport) -> list[_Converted]:
+              sink: ReportSink) -> list[_Converted]:
     """Drop rows imported before (skipped) and rows whose id another artifact holds (failed)."""
     held = {a.id: a for a in target.repository.get_many(c.artifact.id for c in converted)}
     fresh = []
@@ -99,9 +117,9 @@ def _new_only(target: _Target, converted: list[_Converted],
         if existing is None:
             fresh.append(item)
         elif _same(existing, item.artifact):
-            report.skipped.append(existing.id)
+            sink.add("skipped", existing.id)
         else:
-            report.failed.append(RowProblem(id=existing.id, reason=_conflict(existing)))
+            sink.add("failed", RowProblem(id=existing.id, reason=_conflict(existing)))
     return fresh
 
 
@@ -119,14 +137,14 @@ def _conflict(existing: Artifact) -> str:
 
 
 def _attach_images(target: _Target, pool: ThreadPoolExecutor, converted: list[_Converted],
-                   report: ImportReport) -> None:
+                   sink: ReportSink) -> None:
     """Find each chart's image concurrently; store it at once so only the workers hold bytes."""
     with_images = [c for c in converted if c.image_path]
     for item, (stored, warning) in zip(with_images, pool.map(
             lambda c: _image(target, c.image_path), with_images)):
         item.image = stored
         if warning:
-            report.warnings.append(RowProblem(id=item.artifact.id, reason=warning))
+            sink.add("warnings", RowProblem(id=item.artifact.id, reason=warning))
 
 
 def _image(target: _Target, image_path: str) -> tuple[tuple[str | None, str | None], str | None]:
@@ -136,21 +154,27 @@ def _image(target: _Target, image_path: str) -> tuple[tuple[str | None, str | No
     return put_image(target.blobs, data), None  # blob first: a row never points at nothing
 
 
-def _insert(target: _Target, converted: list[_Converted], report: ImportReport) -> None:
-    """The page's new rows in one transaction."""
+def _insert(target: _Target, converted: list[_Converted],
+            sink: ReportSink) -> list[NewArtifact]:
+    """The page's new rows in one transaction; returns them."""
     if converted and not target.dry_run:
         try:
-            target.repository.add_many([c.artifact for c in converted],
-                                       [c.image for c in converted])
+            _add(target, converted)
         except IntegrityError:
             # Another writer took some of these ids meanwhile: sort them out, insert the rest.
-            converted = _new_only(target, converted, report)
-            target.repository.add_many([c.artifact for c in converted],
-                                       [c.image for c in converted])
-    report.imported.extend(c.artifact.id for c in converted)
+            converted = _new_only(target, converted, sink)
+            _add(target, converted)
+    for item in converted:
+        sink.add("imported", item.artifact.id)
+    return [c.artifact for c in converted]
 
 
-def _convert(target: _Target, row: dict[str, Any], report: ImportReport) -> _Converted:
+def _add(target: _Target, converted: list[_Converted]) -> None:
+    target.repository.add_many([c.artifact for c in converted], [c.image for c in converted],
+                               fetch=False)
+
+
+def _convert(target: _Target, row: dict[str, Any], sink: ReportSink) -> _Converted:
     if not isinstance(row["id"], int) or row["id"] < 1:
         raise LegacyShapeError(f"id {row['id']!r} is not a positive integer")
     kind = _text(row.get("type"))
@@ -160,7 +184,7 @@ def _convert(target: _Target, row: dict[str, Any], report: ImportReport) -> _Con
     image_path = _text(row.get("image_path"))
     if image_path:
         payload["legacy_image_path"] = image_path
-    run_id, experiment_id = _lineage(target, row, payload, report)
+    run_id, experiment_id = _lineage(target, row, payload, sink)
     artifact = NewArtifact(
         id=row["id"], type=artifact_type,
         name=_text(row.get("name")) or f"legacy {kind} {row['id']}",
@@ -173,7 +197,7 @@ def _convert(target: _Target, row: dict[str, Any], report: ImportReport) -> _Con
 
 
 def _lineage(target: _Target, row: dict[str, Any], payload: dict[str, Any],
-             report: ImportReport) -> tuple[str | None, str | None]:
+             sink: ReportSink) -> tuple[str | None, str | None]:
     """Keep lineage the row had; a run id without its experiment is completed from MLflow."""
     run_id, experiment_id = _text(row.get("run_id")), _text(row.get("experiment_id"))
     if run_id and experiment_id:
@@ -191,8 +215,8 @@ def _lineage(target: _Target, row: dict[str, Any], payload: dict[str, Any],
     if run is not None:
         return run_id, run.experiment_id
     payload["legacy_run_id"] = run_id  # kept, not trusted: the repair job may find the run
-    report.warnings.append(RowProblem(id=row["id"], reason=f"run_id {run_id} kept in payload "
-                                                           f"only: {why}"))
+    sink.add("warnings", RowProblem(id=row["id"], reason=f"run_id {run_id} kept in payload "
+                                                         f"only: {why}"))
     return None, None
 
 

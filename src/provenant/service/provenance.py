@@ -1,6 +1,8 @@
 """Walk the decision chain of an artifact and check that each link is unchanged."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from provenant.adapters.blobs import BlobStore
 from provenant.domain.artifacts import Artifact
 from provenant.domain.errors import NotFound, Refused
@@ -86,15 +88,26 @@ def provenance(repository: ArtifactRepository, blobs: BlobStore, artifact_id: in
                       truncated=truncated)
 
 
-def infer_imported_chains(repository: ArtifactRepository, artifact_ids: list[int]) -> int:
-    """Give imported executions edges by step order, marked inferred; returns how many."""
-    executions = {a.execution_id for a in repository.get_many(artifact_ids) if a.execution_id}
+def infer_imported_chains(repository: ArtifactRepository, execution_ids: Iterable[str],
+                          checked: bool = False) -> int:
+    """Give these executions' imported artifacts edges by step order, marked inferred; returns
+    how many were new. An artifact's edges depend only on earlier ids, so a chain imported
+    page by page in id order gets its final edges page by page.
+
+    `checked` puts each artifact's edges through `add_inputs` (every check, cycles refused
+    and skipped): needed only when the table has upward edges (`has_upward_edges`).
+    """
+    edges = [edge for members in repository.imported_chains(execution_ids)
+             for edge in infer_chain(members)]
+    if not checked:
+        return repository.add_inferred_edges(edges)
+    inputs: dict[int, list[int]] = {}
+    for artifact_id, input_id in edges:
+        inputs.setdefault(artifact_id, []).append(input_id)
     added = 0
-    for execution_id in sorted(executions):
-        members = [a for a in repository.by_execution(execution_id) if a.imported]
-        inputs: dict[int, list[int]] = {}
-        for artifact_id, input_id in infer_chain(members):
-            inputs.setdefault(artifact_id, []).append(input_id)
-        for artifact_id, ids in inputs.items():
+    for artifact_id, ids in inputs.items():
+        try:
             added += len(repository.add_inputs(artifact_id, ids, inferred=True))
+        except Refused:
+            continue  # a guess that would contradict recorded edges is not made
     return added

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
 from provenant.domain.errors import Conflict, NotFound, Refused, Sealed
-from provenant.domain.provenance import ContentRevision, Edge, content_hash
+from provenant.domain.provenance import ChainMember, ContentRevision, Edge, content_hash
 from provenant.domain.reports import RepairRecord
 from provenant.store.tables import (
     IDEMPOTENCY_KEY, artifact_inputs, artifact_revisions, artifacts, lineage_repairs)
@@ -132,6 +132,18 @@ def _filtered(query, lineage: str | None, filters: dict[str, str | None]):
     return query
 
 
+def _row(new: NewArtifact, image_key: str | None, content_type: str | None,
+         stamp: datetime) -> dict:
+    """The table row of a new artifact, with its content hash."""
+    values = new.model_dump(exclude={"id", "created_at", "updated_at"})
+    values.update(created_at=new.created_at or stamp, updated_at=new.updated_at or stamp,
+                  image_key=image_key, image_content_type=content_type,
+                  content_sha256=_hash(new, image_key))
+    if new.id is not None:  # only the legacy import keeps ids
+        values.update(id=new.id, imported=True)
+    return values
+
+
 class ArtifactRepository:
     """All artifact and audit-log SQL lives here."""
 
@@ -199,40 +211,45 @@ class ArtifactRepository:
 
     def add_many(self, items: Sequence[NewArtifact],
                  images: Sequence[tuple[str | None, str | None]] | None = None,
-                 inputs: Sequence[Sequence[int]] | None = None) -> list[Artifact]:
+                 inputs: Sequence[Sequence[int]] | None = None,
+                 fetch: bool = True) -> list[Artifact]:
         """Insert artifacts in one transaction, keeping explicit ids where given.
 
         Each row gets its content hash; `inputs` (per item) become derivation edges, each
         checked first (it exists, in the same execution): a bad one raises Refused and
-        nothing is written.
+        nothing is written. Returns the stored artifacts (none with `fetch=False`).
         """
         stamp = now()
         images = images or [(None, None)] * len(items)
         inputs = inputs or [()] * len(items)
-        ids: list[int] = []
+        rows = [_row(new, key, content_type, stamp)
+                for new, (key, content_type) in zip(items, images, strict=True)]
         with self._write() as conn, conn.begin():
-            for new, (key, content_type), input_ids in zip(items, images, inputs, strict=True):
-                input_ids = list(dict.fromkeys(input_ids))
-                _check_inputs(conn, new, input_ids)
-                values = new.model_dump(exclude={"id", "created_at", "updated_at"})
-                values.update(created_at=new.created_at or stamp,
-                              updated_at=new.updated_at or stamp,
-                              image_key=key, image_content_type=content_type,
-                              content_sha256=_hash(new, key))
-                if new.id is not None:  # only the legacy import keeps ids
-                    values.update(id=new.id, imported=True)
-                result = conn.execute(insert(artifacts).values(**values))
-                ids.append(result.inserted_primary_key[0])
-                if input_ids:
-                    conn.execute(insert(artifact_inputs), [
-                        {"artifact_id": ids[-1], "input_id": i, "inferred": False}
-                        for i in input_ids])
+            if all(new.id is not None for new in items) and not any(inputs):
+                # The legacy import: ids known, no edges, so one executemany for the page.
+                if rows:
+                    conn.execute(insert(artifacts), rows)
+                ids = [new.id for new in items]
+            else:
+                ids = [self._insert_one(conn, new, row, input_ids)
+                       for new, row, input_ids in zip(items, rows, inputs, strict=True)]
             if conn.dialect.name == "postgresql" and any(n.id for n in items):
                 # Explicit ids do not advance the sequence; keep it ahead of them.
                 conn.exec_driver_sql(
                     "SELECT setval(pg_get_serial_sequence('artifacts', 'id'), "
                     "GREATEST((SELECT MAX(id) FROM artifacts), 1))")
-        return self.get_many(ids)
+        return self.get_many(ids) if fetch else []
+
+    @staticmethod
+    def _insert_one(conn, new: NewArtifact, row: dict, input_ids: Sequence[int]) -> int:
+        input_ids = list(dict.fromkeys(input_ids))
+        _check_inputs(conn, new, input_ids)
+        artifact_id = conn.execute(insert(artifacts).values(**row)).inserted_primary_key[0]
+        if input_ids:
+            conn.execute(insert(artifact_inputs), [
+                {"artifact_id": artifact_id, "input_id": i, "inferred": False}
+                for i in input_ids])
+        return artifact_id
 
     def get(self, artifact_id: int) -> Artifact | None:
         with self.engine.connect() as conn:
@@ -360,6 +377,54 @@ class ArtifactRepository:
                     for i in new])
         return new
 
+    def imported_chains(self, execution_ids: Iterable[str]) -> list[list[ChainMember]]:
+        """The imported artifacts of these executions, one list per (workflow, execution)."""
+        c = artifacts.c
+        execution_ids = sorted(set(execution_ids))
+        chains: dict[tuple[str | None, str], list[ChainMember]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(execution_ids), _ID_CHUNK):
+                rows = conn.execute(
+                    select(c.id, c.workflow_id, c.execution_id, c.type, c.symbol,
+                           c.payload["chart_type"].as_string())
+                    .where(c.imported.is_(True),
+                           c.execution_id.in_(execution_ids[start:start + _ID_CHUNK])))
+                for id_, workflow, execution, kind, symbol, chart_type in rows:
+                    chains.setdefault((workflow, execution), []).append(
+                        ChainMember(id_, kind, symbol, chart_type))
+        return list(chains.values())
+
+    def has_upward_edges(self) -> bool:
+        """Whether any edge points to a later artifact (only ever added by hand): then a new
+        edge to an earlier one could close a cycle."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(artifact_inputs.c.artifact_id)
+                               .where(artifact_inputs.c.input_id > artifact_inputs.c.artifact_id)
+                               .limit(1)) is not None
+
+    def add_inferred_edges(self, edges: Sequence[tuple[int, int]]) -> int:
+        """Record guessed edges (artifact, earlier input of its execution) not there yet, in
+        one transaction; returns how many were new.
+
+        For edges from `imported_chains` + `infer_chain`: same execution and existing ids by
+        construction, and each points to an earlier id, so with no upward edge in the table
+        (`has_upward_edges`) none can close a cycle; otherwise use `add_inputs`.
+        """
+        edges = list(dict.fromkeys(edges))
+        ids = sorted({artifact_id for artifact_id, _ in edges})
+        known: set[tuple[int, int]] = set()
+        with self._write() as conn, conn.begin():
+            for start in range(0, len(ids), _ID_CHUNK):
+                known.update(tuple(row) for row in conn.execute(
+                    select(artifact_inputs.c.artifact_id, artifact_inputs.c.input_id)
+                    .where(artifact_inputs.c.artifact_id.in_(ids[start:start + _ID_CHUNK]))))
+            new = [edge for edge in edges if edge not in known]
+            if new:
+                conn.execute(insert(artifact_inputs), [
+                    {"artifact_id": artifact_id, "input_id": input_id, "inferred": True}
+                    for artifact_id, input_id in new])
+        return len(new)
+
     def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:
         """Newest first, keyset-paginated on id; filters are exact matches.
@@ -393,6 +458,22 @@ class ArtifactRepository:
             query = query.where(artifacts.c.workflow_id == workflow_id)
         with self.engine.connect() as conn:
             return [_to_artifact(r) for r in conn.execute(query).all()]
+
+    def missing_lineage_keys(self, after_id: int = 0, limit: int = 1000,
+                             workflow_id: str | None = None, max_id: int | None = None
+                             ) -> list[tuple[int, str | None, str]]:
+        """(id, workflow_id, execution_id) of the artifacts `missing_lineage` returns, without
+        loading them: what the repair job walks."""
+        c = artifacts.c
+        query = (select(c.id, c.workflow_id, c.execution_id)
+                 .where(c.run_id.is_(None), c.execution_id.is_not(None), c.id > after_id)
+                 .order_by(c.id).limit(limit))
+        if workflow_id is not None:
+            query = query.where(c.workflow_id == workflow_id)
+        if max_id is not None:
+            query = query.where(c.id <= max_id)
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
                     lock_timeout: float | None = None) -> list[int]:
