@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from provenant.adapters.tracking import Tracker
-from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, sha256_hex
+from provenant.domain.provenance import (
+    RUN_MANIFEST_INLINE_TAG, RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, inline_manifest, sha256_hex)
 
 ARTIFACT_IDS_TAG = "provenant.artifact_ids"
 CHARTS_DIR = "charts"
@@ -40,7 +41,10 @@ def run_metrics(inputs) -> dict[str, float]:
 def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes],
                   artifact_ids: list[int], manifest: bytes | None = None) -> None:
     """One batch of params, metrics and tags, then the charts, the signal and the run
-    manifest (its hash also as a tag) as run files."""
+    manifest (its hash also as a tag) as run files.
+
+    A manifest small enough also travels inline in a tag, so `lineage verify` reads it from
+    the run searches it makes anyway instead of one file request per run."""
     files = {f"{CHARTS_DIR}/{inputs.symbol}_{chart_type}.png": png
              for chart_type, png in charts.items()}
     files["signal.json"] = json.dumps(inputs.signal.model_dump(mode="json"), indent=2).encode()
@@ -49,5 +53,7 @@ def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes
     if manifest is not None:
         files[RUN_MANIFEST_PATH] = manifest
         tags[RUN_MANIFEST_TAG] = sha256_hex(manifest)
+        if (inline := inline_manifest(manifest)) is not None:
+            tags[RUN_MANIFEST_INLINE_TAG] = inline
     tracker.log_run(run_id, params=run_params(inputs), metrics=run_metrics(inputs), tags=tags,
                     files=files)
