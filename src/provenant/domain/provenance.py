@@ -131,6 +131,14 @@ def inline_manifest(manifest: bytes) -> str | None:
     return manifest.decode() if len(manifest) <= INLINE_MANIFEST_MAX_BYTES else None
 
 
+def manifest_tags(manifest: bytes) -> dict[str, str]:
+    """The run tags that record a manifest: its hash, and the manifest itself when it fits."""
+    tags = {RUN_MANIFEST_TAG: sha256_hex(manifest)}
+    if (inline := inline_manifest(manifest)) is not None:
+        tags[RUN_MANIFEST_INLINE_TAG] = inline
+    return tags
+
+
 def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:
     """The run's independent record of its artifacts: id, type, name, hash and inputs."""
     inputs: dict[int, list[int]] = {}

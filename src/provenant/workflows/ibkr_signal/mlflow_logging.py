@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 
 from provenant.adapters.tracking import Tracker
-from provenant.domain.provenance import (
-    RUN_MANIFEST_INLINE_TAG, RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, inline_manifest, sha256_hex)
+from provenant.domain.provenance import RUN_MANIFEST_PATH, manifest_tags
 
 ARTIFACT_IDS_TAG = "provenant.artifact_ids"
 CHARTS_DIR = "charts"
@@ -52,8 +51,6 @@ def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes
             "signal_action": inputs.signal.action}
     if manifest is not None:
         files[RUN_MANIFEST_PATH] = manifest
-        tags[RUN_MANIFEST_TAG] = sha256_hex(manifest)
-        if (inline := inline_manifest(manifest)) is not None:
-            tags[RUN_MANIFEST_INLINE_TAG] = inline
+        tags.update(manifest_tags(manifest))
     tracker.log_run(run_id, params=run_params(inputs), metrics=run_metrics(inputs), tags=tags,
                     files=files)
