@@ -43,9 +43,10 @@ def repair(services: Services, **options: Any) -> RepairReport:
     return repair_lineage(services.artifacts, resolver(services), **options)
 
 
-def verify(services: Services) -> VerifyReport:
-    """Check every stored lineage against MLflow, and every content hash and run manifest."""
-    return verify_lineage(services.artifacts, services.tracker, services.blobs)
+def verify(services: Services, deep: bool = False) -> VerifyReport:
+    """Check every stored lineage against MLflow, and every content hash and run manifest
+    (`deep`: read every run's manifest file, not its inline copy)."""
+    return verify_lineage(services.artifacts, services.tracker, services.blobs, deep)
 
 
 def import_rows(services: Services, source_url: str, **options: Any) -> ImportReport:

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from mlflow.tracking import MlflowClient
 from sqlalchemy import update
 
+from provenant.domain.provenance import RUN_MANIFEST_PATH
+from provenant.workflows import run_workflow
+
 from provenant.store.tables import artifacts
-from tests.support.api import AUTH
+from tests.support.api import AUTH, WF
 from tests.support.chain import store_chain
 from tests.support.cli import cli
 from tests.support.mlflow_server import free_port
@@ -52,3 +57,21 @@ def test_verify_is_documented_with_its_report_model(api):
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/VerifyReport"}
     assert "503" in operation["responses"] and "lineage verify" in operation["description"]
+
+
+def test_deep_reads_every_manifest_file_the_default_trusts_to_its_inline_tag(
+        api, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a SQLite MLflow store keeps run files under ./mlruns
+    services = api.app.state.services
+    result = run_workflow(WF, "TSLA", "api-verify-deep", services=services)
+    run = MlflowClient(services.settings.mlflow_tracking_uri).get_run(result.run_id)
+    root = run.info.artifact_uri.removeprefix("file://")
+    (Path(root) / RUN_MANIFEST_PATH).write_bytes(b'{"artifacts": []}')  # its tag left alone
+
+    assert api.get("/api/lineage/verify").json()["mismatches"] == []
+    deep = api.get("/api/lineage/verify", params={"deep": "true"})
+    assert deep.status_code == 200, deep.text
+    assert {m["problem"] for m in deep.json()["mismatches"]} == {
+        f"run {result.run_id}'s {RUN_MANIFEST_PATH} does not match the hash it recorded"}
+    refused = api.get("/api/lineage/verify", params={"deep": "maybe"})
+    assert refused.status_code == 422 and "deep" in refused.text

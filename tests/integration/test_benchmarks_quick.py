@@ -97,11 +97,13 @@ def test_verify_reads_each_run_once_and_the_baseline_once_per_artifact(results):
     rows = rows_of(results["verify"])
     ours = rows["verify_lineage (through the counting proxy)"]
     assert (ours["artifacts"], ours["runs"]) == (200, 50)
-    # experiments, one search per 100 run ids, one manifest read per run: never per artifact
-    assert ours["http_requests"] <= 50 + 1 + 5
+    # experiments and one search per 100 run ids; the manifests came inline in the searches
+    assert ours["manifest_files"] == 0 and ours["http_requests"] <= 1 + 1 + 5
+    assert rows["verify_lineage (direct to mlflow server)"]["manifest_files"] == 0
+    assert rows["verify_lineage --deep (direct; every manifest file)"]["manifest_files"] == 50
     baseline = rows["one by one: run + manifest per artifact (through the proxy)"]
     assert baseline["artifacts"] > 0
-    assert baseline["requests_per_artifact"] >= 2  # its run, then its run's manifest
+    assert baseline["requests_per_artifact"] >= 1  # its run (the manifest inline in it)
 
 
 def test_legacy_scale_runs_the_real_commands_and_measures_them(results):

@@ -113,6 +113,7 @@ def _repairs(words, _variant, tmp_path, request):
 
 
 @case("lineage verify")
+@case("lineage verify --deep")
 def _verify(words, _variant, tmp_path, request):
     home, run = legacy_home(tmp_path, request)
     repaired(home, run)

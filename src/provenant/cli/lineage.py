@@ -117,10 +117,14 @@ def repairs(artifact_id: int | None = typer.Option(None, "--artifact-id", min=1)
 
 
 @lineage_app.command("verify")
-def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
+def verify(as_json: bool = typer.Option(False, "--json", help="JSON report on stdout."),
+           deep: bool = typer.Option(
+               False, "--deep", help="Read every run's manifest file from MLflow's artifact "
+                                     "store (one request per run) instead of trusting its "
+                                     "inline tag copy; catches an edited file.")) -> None:
     """Check stored lineage against MLflow, content against its hash and the run's manifest,
     and decision chains for missing links; exit 1 on any problem."""
-    report = runtime.verify(get_services())
+    report = runtime.verify(get_services(), deep)
     print_report(report, as_json,
                  f"checked {report.checked} artifacts against {report.runs} runs "
                  f"({report.tracking_calls} tracking calls): "

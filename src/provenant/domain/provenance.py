@@ -121,6 +121,23 @@ def revision_problems(content_sha256: str | None,
 
 RUN_MANIFEST_PATH = "provenant/manifest.json"  # inside the MLflow run
 RUN_MANIFEST_TAG = "provenant.manifest_sha256"  # the run's own record of the manifest's hash
+RUN_MANIFEST_INLINE_TAG = "provenant.manifest"  # the same bytes as the file, when they fit a tag
+# MLflow 3.17.2 refuses tag values over 8,000 characters (mlflow/utils/validation.py
+# MAX_TAG_VAL_LENGTH); bytes are never fewer than characters, and the margin keeps us clear.
+INLINE_MANIFEST_MAX_BYTES = 7_000
+
+
+def inline_manifest(manifest: bytes) -> str | None:
+    """The manifest as a tag value (exactly its bytes, decoded), or None when too large."""
+    return manifest.decode() if len(manifest) <= INLINE_MANIFEST_MAX_BYTES else None
+
+
+def manifest_tags(manifest: bytes) -> dict[str, str]:
+    """The run tags that record a manifest: its hash, and the manifest itself when it fits."""
+    tags = {RUN_MANIFEST_TAG: sha256_hex(manifest)}
+    if (inline := inline_manifest(manifest)) is not None:
+        tags[RUN_MANIFEST_INLINE_TAG] = inline
+    return tags
 
 
 def run_manifest(artifacts: list[Any], edges: list[Edge]) -> bytes:

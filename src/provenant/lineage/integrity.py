@@ -9,7 +9,8 @@ from provenant.adapters.blobs import BlobStore, key_for
 from provenant.adapters.tracking import TrackedRun, Tracker
 from provenant.domain.artifacts import Artifact
 from provenant.domain.provenance import (
-    RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash, revision_problems, sha256_hex)
+    RUN_MANIFEST_INLINE_TAG, RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, content_hash, revision_problems,
+    sha256_hex)
 from provenant.domain.reports import Mismatch
 from provenant.store.repository import ArtifactRepository
 
@@ -37,18 +38,37 @@ def content_problems(artifact: Artifact, blobs: BlobStore | None) -> list[str]:
     return problems
 
 
-def read_run_manifest(tracker: Tracker, run: TrackedRun) -> Manifest | str:
-    """The entries of a run's manifest (the run records one), or why they cannot be trusted."""
+def read_run_manifest(tracker: Tracker, run: TrackedRun, deep: bool = False) -> Manifest | str:
+    """The entries of a run's manifest (the run records one), or why they cannot be trusted:
+    its inline copy when that matches the recorded hash (unless `deep`), else its file."""
+    inline, _ = inline_manifest_of(run)
+    if inline is not None and not deep:
+        return parse_manifest(run, inline)
     return parse_manifest(run, tracker.run_file(run.run_id, RUN_MANIFEST_PATH))
 
 
+def inline_manifest_of(run: TrackedRun) -> tuple[bytes | None, str | None]:
+    """The run's inline manifest when its hash is the one the run recorded, else why not
+    ((None, None) for a run without one: logged before it existed, or too large for a tag)."""
+    text = run.tags.get(RUN_MANIFEST_INLINE_TAG)
+    if text is None:
+        return None, None
+    data = text.encode()
+    if sha256_hex(data) != run.tags.get(RUN_MANIFEST_TAG):
+        return None, (f"run {run.run_id}'s {RUN_MANIFEST_INLINE_TAG} tag does not match the "
+                      "manifest hash it recorded")
+    return data, None
+
+
 class IntegrityCheck:
-    """Checks artifacts a chunk at a time; each run's manifest is fetched once."""
+    """Checks artifacts a chunk at a time; each run's manifest is read once: from its inline
+    tag when that matches the recorded hash, else (or always when `deep`) from its file."""
 
     def __init__(self, repository: ArtifactRepository, tracker: Tracker,
-                 blobs: BlobStore | None = None) -> None:
-        self.repository, self.tracker, self.blobs = repository, tracker, blobs
+                 blobs: BlobStore | None = None, deep: bool = False) -> None:
+        self.repository, self.tracker, self.blobs, self.deep = repository, tracker, blobs, deep
         self.manifests: dict[str, Manifest | str] = {}  # run id -> entries, or why none
+        self.inline_problems: dict[str, str] = {}  # run id -> why its inline copy is not trusted
         self.revised = 0  # artifacts whose recorded revisions explain their hash
 
     def chunk(self, chunk: list[Artifact], runs: dict[str, TrackedRun | None]) -> list[Mismatch]:
@@ -76,18 +96,29 @@ class IntegrityCheck:
         return found
 
     def _fetch_manifests(self, chunk: list[Artifact], runs: dict[str, TrackedRun | None]) -> None:
-        """The manifests of the chunk's runs not read yet: one request per run, together."""
-        pending = {a.run_id: runs[a.run_id] for a in chunk
-                   if a.run_id and a.run_id not in self.manifests and runs.get(a.run_id)
-                   and RUN_MANIFEST_TAG in runs[a.run_id].tags}
+        """The manifests of the chunk's runs not read yet: inline copies at no cost, the rest
+        one file request per run, together."""
+        pending = {}
+        for run in {a.run_id: runs[a.run_id] for a in chunk
+                    if a.run_id and a.run_id not in self.manifests and runs.get(a.run_id)
+                    and RUN_MANIFEST_TAG in runs[a.run_id].tags}.values():
+            inline, problem = inline_manifest_of(run)
+            if problem is not None:
+                self.inline_problems[run.run_id] = problem
+            if inline is not None and not self.deep:
+                self.manifests[run.run_id] = parse_manifest(run, inline)
+            else:
+                pending[run.run_id] = run
         fetched = self.tracker.run_files(list(pending.values()), RUN_MANIFEST_PATH)
         for run_id, data in fetched.items():
             self.manifests[run_id] = parse_manifest(pending[run_id], data)
 
     def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
+        if run.run_id in self.inline_problems:
+            yield self.inline_problems[run.run_id]
         manifest = self.manifests.get(run.run_id)
         if manifest is None:
-            manifest = self.manifests[run.run_id] = read_run_manifest(self.tracker, run)
+            manifest = self.manifests[run.run_id] = read_run_manifest(self.tracker, run, self.deep)
         if isinstance(manifest, str):
             yield manifest
             return

@@ -16,11 +16,12 @@ _LOOKUP_CHUNK = 500  # artifacts read per step; their distinct runs are fetched 
 
 
 def verify_lineage(repository: ArtifactRepository, tracker: Tracker,
-                   blobs: BlobStore | None = None) -> VerifyReport:
+                   blobs: BlobStore | None = None, deep: bool = False) -> VerifyReport:
     """Check each artifact with lineage against its MLflow run (runs fetched in batches),
-    and every artifact's content against its hash and its run's manifest."""
+    and every artifact's content against its hash and its run's manifest (`deep`: the
+    manifest file of every run, even one whose inline copy matches its recorded hash)."""
     report = VerifyReport()
-    integrity = IntegrityCheck(repository, tracker, blobs)
+    integrity = IntegrityCheck(repository, tracker, blobs, deep)
     calls_before = tracker.calls
     runs: dict[str, TrackedRun | None] = {}  # each distinct run is fetched once
     try:

@@ -26,13 +26,16 @@ def list_repairs(services: ServicesDep,
                          "the check that caught it (empty when all is well)."},
     503: {"model": VerifyReport | ErrorOut,
           "description": "MLflow or the database failed: the report's `errors` say how."}})
-def verify(services: ServicesDep, response: Response) -> VerifyReport:
+def verify(services: ServicesDep, response: Response,
+           deep: Annotated[bool, Query(description="Read every run's manifest file, not its "
+                                                   "inline tag copy (one request per run).")]
+           = False) -> VerifyReport:
     """`provenant lineage verify --json` over HTTP: each artifact's run against MLflow, its
     content against its hash and its run's manifest, and decision chains for missing links.
 
     A problem found is a finding, not a failure of the request (200); 503 when MLflow could
     not be asked.
     """
-    report = runtime.verify(services)
+    report = runtime.verify(services, deep)
     response.status_code = 503 if report.errors else 200
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from provenant.adapters.tracking import Tracker
-from provenant.domain.provenance import RUN_MANIFEST_PATH, RUN_MANIFEST_TAG, sha256_hex
+from provenant.domain.provenance import RUN_MANIFEST_PATH, manifest_tags
 
 ARTIFACT_IDS_TAG = "provenant.artifact_ids"
 CHARTS_DIR = "charts"
@@ -40,7 +40,10 @@ def run_metrics(inputs) -> dict[str, float]:
 def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes],
                   artifact_ids: list[int], manifest: bytes | None = None) -> None:
     """One batch of params, metrics and tags, then the charts, the signal and the run
-    manifest (its hash also as a tag) as run files."""
+    manifest (its hash also as a tag) as run files.
+
+    A manifest small enough also travels inline in a tag, so `lineage verify` reads it from
+    the run searches it makes anyway instead of one file request per run."""
     files = {f"{CHARTS_DIR}/{inputs.symbol}_{chart_type}.png": png
              for chart_type, png in charts.items()}
     files["signal.json"] = json.dumps(inputs.signal.model_dump(mode="json"), indent=2).encode()
@@ -48,6 +51,6 @@ def log_execution(tracker: Tracker, run_id: str, inputs, charts: dict[str, bytes
             "signal_action": inputs.signal.action}
     if manifest is not None:
         files[RUN_MANIFEST_PATH] = manifest
-        tags[RUN_MANIFEST_TAG] = sha256_hex(manifest)
+        tags.update(manifest_tags(manifest))
     tracker.log_run(run_id, params=run_params(inputs), metrics=run_metrics(inputs), tags=tags,
                     files=files)
