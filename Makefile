@@ -30,7 +30,7 @@ test: install-test
 	$(MAKE) test-airflow
 
 test-service: install-test
-	$(BIN)/python -m pytest tests --ignore=tests/airflow -n 2
+	$(BIN)/python -m pytest tests --ignore=tests/airflow -n 2 --durations=15
 
 test-fast: install-test
 	$(BIN)/python -m pytest tests -m "not browser and not slow"
