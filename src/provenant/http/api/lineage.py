@@ -24,6 +24,7 @@ def list_repairs(services: ServicesDep,
 @router.get("/verify", response_model=VerifyReport, responses={
     200: {"description": "Every artifact checked: `mismatches` names each problem found and "
                          "the check that caught it (empty when all is well)."},
+    **error_responses(422),
     503: {"model": VerifyReport | ErrorOut,
           "description": "MLflow or the database failed: the report's `errors` say how."}})
 def verify(services: ServicesDep, response: Response,
