@@ -90,9 +90,7 @@ class _Pass:
     def run(self, batch_size: int, backlog: int, progress: Progress) -> None:
         """Stop at the first database error (reported); what was written stays written."""
         after = 0
-        while after < self.last_id and (page := self.repository.missing_lineage_keys(
-                after_id=after, limit=batch_size, workflow_id=self.workflow_id,
-                max_id=self.last_id)):
+        while after < self.last_id and (page := self._page(after, batch_size)):
             after = page[-1][0]
             # An artifact stored after the first pass waits for the next repair: its
             # execution was not asked about.
@@ -106,6 +104,22 @@ class _Pass:
                 return
             progress("update", self.report.scanned, backlog)
 
+    def _page(self, after: int, batch_size: int) -> list | None:
+        """The next page of artifacts to repair (a read: safe to retry); None on an outage."""
+        try:
+            return retry_transient(partial(
+                self.repository.missing_lineage_keys, after_id=after, limit=batch_size,
+                workflow_id=self.workflow_id, max_id=self.last_id))
+        except SQLAlchemyError as exc:
+            self._database_error("read", exc)
+            return None
+
+    def _database_error(self, operation: str, exc: SQLAlchemyError) -> None:
+        driver = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        self.report.errors.append(f"database {operation} failed: "
+                                  f"{describe_database_error(exc) or type(exc).__name__} "
+                                  f"({driver})")
+
     def _write(self, updates: list[tuple[int, Lineage]]) -> bool:
         if self.report.dry_run:
             done = [artifact_id for artifact_id, _ in updates]
@@ -116,10 +130,7 @@ class _Pass:
                 done = retry_transient(partial(record_repairs, self.repository, updates,
                                                "repair"))
             except SQLAlchemyError as exc:
-                driver = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-                self.report.errors.append(
-                    f"database write failed: "
-                    f"{describe_database_error(exc) or type(exc).__name__} ({driver})")
+                self._database_error("write", exc)
                 return False
         repaired = set(done)
         for artifact_id, lineage in updates:
