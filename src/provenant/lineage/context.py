@@ -62,11 +62,11 @@ class RunOpener:
         if run_id:
             run = self._handed_down(run_id, workflow_id, execution_id)
             return self._resume(self.claims.claim(workflow_id, execution_id, run.lineage),
-                                run.status)
+                                run.status == "FINISHED")
         claimed = self.claims.get(workflow_id, execution_id)
         run = self.tracker.get_run(claimed.run_id) if claimed else None
         if claimed and run is not None:
-            return self._resume(claimed, run.status)
+            return self._resume(claimed, run.status == "FINISHED")
         if claimed:
             self.claims.forget(workflow_id, execution_id)  # its run was deleted in MLflow
         found = self.resolver.newest_run((workflow_id, execution_id))
@@ -74,14 +74,14 @@ class RunOpener:
             if WORKFLOW_TAG not in found.tags:  # a legacy run: adopt it under the CONTRACT's tags
                 self.tracker.set_tag(found.run_id, WORKFLOW_TAG, workflow_id)
             return self._resume(self.claims.claim(workflow_id, execution_id, found.lineage),
-                                found.status)
+                                found.status == "FINISHED")
         created = self.tracker.create_run(
             experiment_name or workflow_id, run_name=execution_id,
             tags={WORKFLOW_TAG: workflow_id, EXECUTION_TAG: execution_id}).lineage
         winner = self.claims.claim(workflow_id, execution_id, created)
         if winner != created:  # another process claimed first: keep its run, drop ours
             self.tracker.delete_run(created.run_id)
-            return self._resume(winner, "RUNNING")  # just created by the other process
+            return self._resume(winner)
         return OpenedRun(created)
 
     def _handed_down(self, run_id: str, workflow_id: str, execution_id: str) -> TrackedRun:
@@ -93,9 +93,9 @@ class RunOpener:
             raise ValueError(f"MLflow run {run_id} belongs to another workflow execution")
         return run
 
-    def _resume(self, lineage: Lineage, status: str) -> OpenedRun:
+    def _resume(self, lineage: Lineage, was_finished: bool = False) -> OpenedRun:
         self.tracker.set_status(lineage.run_id, "RUNNING")
-        return OpenedRun(lineage, was_finished=status == "FINISHED")
+        return OpenedRun(lineage, was_finished)
 
     def finish(self, run_id: str, status: str) -> None:
         """End the run; FAILED is best effort (the block's own error is what matters)."""
