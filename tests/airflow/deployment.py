@@ -213,16 +213,12 @@ class Deployment:
         return {ti["task_id"]: ti for ti in answer.json()["task_instances"]}
 
     def wait_for_task(self, dag_id: str, run_id: str, task_id: str, states: set[str],
-                      timeout: float) -> dict:
-        """Wait until the task instance is in one of `states`; the task instance."""
-        deadline, state = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            task = self.task_instances(dag_id, run_id).get(task_id, {})
-            if (state := task.get("state")) in states:
-                return task
-            time.sleep(1)
-        raise StepHung(f"{dag_id} {run_id} {task_id}: state {state}, not {sorted(states)} "
-                       f"after {timeout:.0f} s; logs in {self.home}")
+                      timeout: float) -> None:
+        """Wait, while the scheduler runs, until the task instance is in one of `states`."""
+        self.services["scheduler"].wait_for(
+            f"{task_id} of {run_id} in {sorted(states)}",
+            lambda: self.task_instances(dag_id, run_id).get(task_id, {}).get("state") in states,
+            timeout, interval=1)
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, attempt: int) -> str:
         """The log one try of a task wrote (what the UI's log view shows)."""
