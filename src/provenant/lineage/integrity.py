@@ -116,9 +116,7 @@ class IntegrityCheck:
     def _manifest(self, artifact: Artifact, run: TrackedRun, inputs: list[int]) -> Iterable[str]:
         if run.run_id in self.inline_problems:
             yield self.inline_problems[run.run_id]
-        manifest = self.manifests.get(run.run_id)
-        if manifest is None:
-            manifest = self.manifests[run.run_id] = read_run_manifest(self.tracker, run, self.deep)
+        manifest = self.manifests[run.run_id]  # read for the whole chunk by _fetch_manifests
         if isinstance(manifest, str):
             yield manifest
             return
