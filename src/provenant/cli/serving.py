@@ -61,23 +61,37 @@ def _log_config() -> dict:
     return config
 
 
+class StopRequest:
+    """Whether Ctrl-C or SIGTERM arrived while serving."""
+
+    requested = False
+
+
 @contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
+def sigterm_as_ctrl_c() -> Iterator[StopRequest]:
     """Let SIGTERM (`kill`, `timeout`, systemd, docker stop) stop us the way Ctrl-C does.
 
     uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler it found:
     with Python's default one the process dies on the spot and no `finally` runs, so the
     MLflow UI child lived on. As KeyboardInterrupt it unwinds like Ctrl-C (uvicorn.run
-    swallows it) also when it arrives before uvicorn has started.
+    swallows it) also when it arrives before uvicorn has started. Both signals are noted
+    in the StopRequest yielded.
     """
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+    def interrupt(signum, frame):
+        stop.requested = True
+        signal.default_int_handler(signum, frame)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def check_ports(host: str, port: int, settings: Settings, mlflow_ui: bool) -> None:
@@ -107,7 +121,7 @@ def serve_apps(host: str = "127.0.0.1", port: int = 8000, mlflow_ui: bool = True
     check_ports(host, port, services.settings, mlflow_ui)
     services.engine  # noqa: B018  (fail now, with a message, if the schema is not ready)
     ui = MlflowUi.for_settings(services.settings) if mlflow_ui else None
-    with sigterm_as_ctrl_c():
+    with sigterm_as_ctrl_c() as stop:
         try:
             if ui is not None:
                 ui.start()
@@ -121,6 +135,12 @@ def serve_apps(host: str = "127.0.0.1", port: int = 8000, mlflow_ui: bool = True
             uvicorn.run(app_or_factory, factory=workers > 1, workers=workers, host=host,
                         port=port, log_level="info", log_config=_log_config(),
                         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
+        except SystemExit:
+            # A stop before uvicorn had started is swallowed by uvicorn.run, which then
+            # exits 3 ("startup failed"): it was a stop, so leave as Ctrl-C does (130).
+            if stop.requested:
+                raise KeyboardInterrupt from None
+            raise
         finally:
             if ui is not None:
                 ui.stop()
