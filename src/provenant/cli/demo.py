@@ -6,7 +6,6 @@ import typer
 from provenant.cli.app import app, console
 from provenant.cli.serving import (
     HostOption, PortOption, check_exposure, check_ports, serve_apps, sigterm_as_ctrl_c)
-from provenant.workflows.ibkr_signal import WORKFLOW_ID
 
 DEMO_SYMBOLS = ("TSLA", "MSFT", "NVDA", "NFLX", "AMZN")
 
@@ -21,6 +20,7 @@ def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000,
     from provenant.bootstrap import configure
     from provenant.config import get_settings
     from provenant.workflows import WorkflowFailed, run_workflow
+    from provenant.workflows.ibkr_signal import WORKFLOW_ID
 
     settings = get_settings()
     if mlflow_ui_port is not None:
