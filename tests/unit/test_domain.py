@@ -1,6 +1,7 @@
 """Domain rules: deep links, payload validation, image sniffing, cursors."""
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 
 import pytest
@@ -8,7 +9,9 @@ from pydantic import ValidationError
 
 from provenant.domain.artifacts import NewArtifact, validate_payload
 from provenant.domain.lineage import Lineage, mlflow_run_url
-from provenant.domain.provenance import infer_chain
+from provenant.domain.provenance import (
+    HASH_VERSION, canonical_json, canonical_payload, content_hash, hash_with_payload_json,
+    infer_chain)
 from provenant.adapters.blobs import InvalidImage, LocalBlobStore, sniff_image
 from provenant.store.repository import InvalidCursor, decode_cursor, encode_cursor
 
@@ -80,3 +83,22 @@ def test_inferred_chain_links_charts_to_the_market_data_stored_before_them():
             row(2, "market_data"), row(3, "chart", chart_type="daily"),
             row(4, "chart", chart_type="weekly"), row(5, "llm"), row(6, "signal")]
     assert sorted(infer_chain(rows)) == [(3, 2), (4, 2), (5, 3), (5, 4), (6, 5)]
+
+
+@pytest.mark.parametrize("name, symbol, payload, image", [
+    ("TSLA daily chart", "TSLA", {"chart_type": "daily", "indicators": {"rsi": 61.2}}, None),
+    ("analyse \"quoted\" \\ é ✓", None, {"z": [1, 2.5, None], "a": {"b": "ü", "c": True}},
+     "ab" * 32),
+    ("empty", "X", {}, None),
+])
+def test_content_hash_is_the_sha256_of_the_canonical_content_object(name, symbol, payload,
+                                                                   image):
+    # The bulk writer hashes a payload given as canonical text: it must agree byte for byte
+    # with the canonical JSON of the whole content object, or stored hashes stop verifying.
+    content = {"v": HASH_VERSION, "type": "chart", "name": name, "symbol": symbol,
+               "payload": payload, "image_sha256": image}
+    expected = hashlib.sha256(canonical_json(content)).hexdigest()
+    assert content_hash("chart", name, symbol, payload, image) == expected
+    text = canonical_payload(payload, json_native=True)
+    assert hash_with_payload_json("chart", name, symbol, text, image) == expected
+    assert canonical_payload({"t": (1, 2), 3: "x"}) == '{"3":"x","t":[1,2]}'

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,21 +23,44 @@ class Verification(StrEnum):
     unverifiable = "unverifiable"  # stored before hashing existed: nothing to compare with
 
 
+# Built once: json.dumps with options builds an encoder per call, which shows at import scale.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """One byte form per JSON value: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def content_hash(artifact_type: str, name: str, symbol: str | None,
                  payload: Mapping[str, Any], image_sha256: str | None) -> str:
-    """SHA-256 over the canonical JSON of an artifact's content (and its image's hash).
+    """SHA-256 over the canonical JSON of an artifact's content (and its image's hash)."""
+    return hash_with_payload_json(artifact_type, name, symbol, canonical_payload(payload),
+                                  image_sha256)
 
-    The payload goes through JSON first, as the database keeps it (tuples become lists).
-    """
-    content = {"v": HASH_VERSION, "type": str(artifact_type), "name": name, "symbol": symbol,
-               "payload": json.loads(json.dumps(payload)), "image_sha256": image_sha256}
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+def canonical_payload(payload: Mapping[str, Any], json_native: bool = False) -> str:
+    """A payload's canonical JSON text. It goes through JSON first, as the database keeps it
+    (tuples become lists, keys strings), unless the caller knows it is `json_native` already
+    (a validated payload: `validate_payload` dumps in JSON mode)."""
+    return _CANONICAL.encode(payload if json_native else json.loads(json.dumps(payload)))
+
+
+def hash_with_payload_json(artifact_type: str, name: str, symbol: str | None,
+                           payload_json: str, image_sha256: str | None) -> str:
+    """`content_hash` of a payload given as its canonical JSON text (so a bulk writer can store
+    the text it hashed): the canonical form of the content object, its keys in sorted order."""
+    text = "".join((
+        '{"image_sha256":', _scalar(image_sha256), ',"name":', _scalar(name),
+        ',"payload":', payload_json, ',"symbol":', _scalar(symbol),
+        ',"type":', _scalar(str(artifact_type)), ',"v":', _scalar(HASH_VERSION), "}"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _scalar(value: str | None) -> str:
+    # What the canonical encoder writes for a string (ensure_ascii=False) or None.
+    return "null" if value is None else encode_basestring(value)
 
 
 def sha256_hex(data: bytes) -> str:

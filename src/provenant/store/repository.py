@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
 from provenant.domain.errors import Conflict, NotFound, Refused, Sealed
-from provenant.domain.provenance import ChainMember, ContentRevision, Edge, content_hash
+from provenant.domain.provenance import (
+    ChainMember, ContentRevision, Edge, canonical_payload, content_hash, hash_with_payload_json)
 from provenant.domain.reports import RepairRecord
 from provenant.store.tables import (
     IDEMPOTENCY_KEY, artifact_inputs, artifact_revisions, artifacts, lineage_repairs)
@@ -91,10 +92,6 @@ def _image_sha256(image_key: str | None) -> str | None:
     return (image_key or "").split(".")[0] or None
 
 
-def _hash(new: NewArtifact, image_key: str | None) -> str:
-    return content_hash(new.type, new.name, new.symbol, new.payload, _image_sha256(image_key))
-
-
 def _differences(stored: Artifact, new: NewArtifact, image_key: str | None) -> list[str]:
     """Which parts of the content (type, symbol, payload, image) differ from the stored row."""
     def content(payload: dict) -> dict:
@@ -132,16 +129,46 @@ def _filtered(query, lineage: str | None, filters: dict[str, str | None]):
     return query
 
 
+# The columns a new artifact fills from its own fields.
+_NEW_FIELDS = ("type", "name", "symbol", "workflow_id", "execution_id", "step_name", "dag_id",
+               "task_id", "run_id", "experiment_id", "payload")
+
+
 def _row(new: NewArtifact, image_key: str | None, content_type: str | None,
-         stamp: datetime) -> dict:
-    """The table row of a new artifact, with its content hash."""
-    values = new.model_dump(exclude={"id", "created_at", "updated_at"})
+         stamp: datetime, payload_as_text: bool = False) -> dict:
+    """The table row of a new artifact, with its content hash; `payload_as_text` gives the
+    payload as the canonical JSON text it was hashed from (for the bulk insert)."""
+    values = {field: getattr(new, field) for field in _NEW_FIELDS}
+    # A NewArtifact's payload is validated, so JSON-native: no round trip before hashing.
+    payload_json = canonical_payload(new.payload, json_native=True)
     values.update(created_at=new.created_at or stamp, updated_at=new.updated_at or stamp,
                   image_key=image_key, image_content_type=content_type,
-                  content_sha256=_hash(new, image_key))
+                  content_sha256=hash_with_payload_json(new.type, new.name, new.symbol,
+                                                        payload_json, _image_sha256(image_key)))
+    if payload_as_text:
+        values["payload"] = payload_json
     if new.id is not None:  # only the legacy import keeps ids
         values.update(id=new.id, imported=True)
     return values
+
+
+def _insert_prepared(conn, rows: list[dict]) -> None:
+    """Insert artifact rows (payload already JSON text) with one driver-level executemany:
+    SQLAlchemy's per-row parameter processing costs more than the insert itself at import
+    scale, so each column's own bind processor is applied here, once per value."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    dialect = conn.dialect
+    compiled = insert(artifacts).compile(dialect=dialect, column_keys=columns)
+    process = {c: artifacts.c[c].type._cached_bind_processor(dialect)
+               for c in columns if c != "payload"}
+    process = {c: p for c, p in process.items() if p is not None}
+    prepared = [{**row, **{c: p(row[c]) for c, p in process.items()}} for row in rows]
+    if compiled.positiontup is not None:  # qmark drivers (SQLite) take tuples
+        order = compiled.positiontup
+        prepared = [tuple(row[c] for c in order) for row in prepared]
+    conn.exec_driver_sql(str(compiled), prepared)
 
 
 class ArtifactRepository:
@@ -222,13 +249,13 @@ class ArtifactRepository:
         stamp = now()
         images = images or [(None, None)] * len(items)
         inputs = inputs or [()] * len(items)
-        rows = [_row(new, key, content_type, stamp)
+        bulk = all(new.id is not None for new in items) and not any(inputs)
+        rows = [_row(new, key, content_type, stamp, payload_as_text=bulk)
                 for new, (key, content_type) in zip(items, images, strict=True)]
         with self._write() as conn, conn.begin():
-            if all(new.id is not None for new in items) and not any(inputs):
+            if bulk:
                 # The legacy import: ids known, no edges, so one executemany for the page.
-                if rows:
-                    conn.execute(insert(artifacts), rows)
+                _insert_prepared(conn, rows)
                 ids = [new.id for new in items]
             else:
                 ids = [self._insert_one(conn, new, row, input_ids)
@@ -377,17 +404,20 @@ class ArtifactRepository:
                     for i in new])
         return new
 
-    def imported_chains(self, execution_ids: Iterable[str]) -> list[list[ChainMember]]:
-        """The imported artifacts of these executions, one list per (workflow, execution)."""
+    def imported_chains(self, execution_ids: Iterable[str],
+                        max_id: int | None = None) -> list[list[ChainMember]]:
+        """The imported artifacts of these executions (up to `max_id`), one list per
+        (workflow, execution)."""
         c = artifacts.c
         execution_ids = sorted(set(execution_ids))
         chains: dict[tuple[str | None, str], list[ChainMember]] = {}
+        below = c.id <= max_id if max_id is not None else literal(True)
         with self.engine.connect() as conn:
             for start in range(0, len(execution_ids), _ID_CHUNK):
                 rows = conn.execute(
                     select(c.id, c.workflow_id, c.execution_id, c.type, c.symbol,
                            c.payload["chart_type"].as_string())
-                    .where(c.imported.is_(True),
+                    .where(c.imported.is_(True), below,
                            c.execution_id.in_(execution_ids[start:start + _ID_CHUNK])))
                 for id_, workflow, execution, kind, symbol, chart_type in rows:
                     chains.setdefault((workflow, execution), []).append(
@@ -474,6 +504,36 @@ class ArtifactRepository:
             query = query.where(c.id <= max_id)
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]
+
+    def missing_lineage_backlog(self, workflow_id: str | None = None) -> tuple[int, int, int]:
+        """(artifacts, distinct (workflow, execution) keys, highest id) of what
+        `missing_lineage_keys` walks: the repair job's backlog as it starts."""
+        c = artifacts.c
+        missing = and_(c.run_id.is_(None), c.execution_id.is_not(None),
+                       c.workflow_id == workflow_id if workflow_id is not None else literal(True))
+        keys = select(c.workflow_id, c.execution_id).where(missing).distinct().subquery()
+        with self.engine.connect() as conn:
+            count, last = conn.execute(select(func.count(), func.max(c.id)).where(missing)).one()
+            executions = conn.scalar(select(func.count()).select_from(keys))
+        return count, executions, last or 0
+
+    def missing_lineage_of(self, execution_ids: Iterable[str], workflow_id: str | None = None,
+                           max_id: int | None = None) -> list[tuple[int, str | None, str]]:
+        """(id, workflow_id, execution_id) of the artifacts of these executions still missing
+        lineage (up to `max_id`), by id."""
+        c = artifacts.c
+        execution_ids, found = sorted(set(execution_ids)), []
+        with self.engine.connect() as conn:
+            for start in range(0, len(execution_ids), _ID_CHUNK):
+                query = (select(c.id, c.workflow_id, c.execution_id)
+                         .where(c.run_id.is_(None),
+                                c.execution_id.in_(execution_ids[start:start + _ID_CHUNK])))
+                if workflow_id is not None:
+                    query = query.where(c.workflow_id == workflow_id)
+                if max_id is not None:
+                    query = query.where(c.id <= max_id)
+                found += [tuple(row) for row in conn.execute(query)]
+        return sorted(found)
 
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
                     lock_timeout: float | None = None) -> list[int]:
