@@ -2,10 +2,12 @@
 tasks, the HTTP app, the public Python API) call, so each binds them the same way."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from provenant.bootstrap import Services
+from provenant.config import Settings
 from provenant.domain.provenance import Provenance
 from provenant.domain.reports import ImportReport, RepairReport, VerifyReport
 from provenant.lineage.hydration import Hydrator
@@ -50,10 +52,17 @@ def verify(services: Services, deep: bool = False) -> VerifyReport:
 
 
 def import_rows(services: Services, source_url: str, **options: Any) -> ImportReport:
-    """Import the previous system's artifacts table (s3:// images via PROVENANT_S3_ENDPOINT_URL)."""
+    """Import the previous system's artifacts table (s3:// images via PROVENANT_S3_ENDPOINT_URL;
+    options: those of `import_legacy`)."""
     options.setdefault("s3_endpoint_url", services.settings.s3_endpoint_url)
     return import_legacy(services.artifacts, services.blobs, services.tracker, source_url,
-                         **options)
+                         open_parts=partial(import_parts, services.settings), **options)
+
+
+def import_parts(settings: Settings) -> tuple[Any, Any, Any]:
+    """The repository, blob store and tracker of an import's page worker (its own process)."""
+    services = Services(settings)
+    return services.artifacts, services.blobs, services.tracker
 
 
 def provenance(services: Services, artifact_id: int, direction: str = "up") -> Provenance:

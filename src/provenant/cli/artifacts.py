@@ -55,6 +55,10 @@ def import_legacy_command(
                  "endpoint from PROVENANT_S3_ENDPOINT_URL)."),
         dry_run: bool = typer.Option(False, "--dry-run",
                                      help="Check every row and report; write nothing."),
+        workers: int | None = typer.Option(
+            None, "--workers", min=0, max=32,
+            help="Processes reading, converting and writing pages at once (0: all in this "
+                 "one; default: one per CPU, up to 4, from 50,000 rows)."),
         as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Import the legacy `artifacts` table, keeping ids (exit 1 if any row failed)."""
     from provenant.adapters.s3_objects import S3ExtraMissing
@@ -62,7 +66,8 @@ def import_legacy_command(
 
     options = {"images_root": images_root or Path.cwd(),
                "image_path_map": _path_map(image_path_map),
-               "fetch_prefixes": _fetch_prefixes(fetch_images_from), "dry_run": dry_run}
+               "fetch_prefixes": _fetch_prefixes(fetch_images_from), "dry_run": dry_run,
+               "workers": workers}
     try:
         if as_json:  # streamed as it is written: the table may hold millions of rows
             with streamed_report(sys.stdout, "imported", ("skipped", "failed", "warnings"),

@@ -38,6 +38,22 @@ class Collect:
         getattr(self.report, key).append(item)
 
 
+class Recorder:
+    """Keeps items in order to hand to another sink later (a page done in another process)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Any]] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, key: str, item: Any) -> None:
+        self.counts[key] += 1
+        self.items.append((key, item))
+
+    def replay(self, sink: ReportSink) -> None:
+        for key, item in self.items:
+            sink.add(key, item)
+
+
 class Sample(Collect):
     """Keeps the first `keep` items of each list (what a person reads) and counts the rest."""
 

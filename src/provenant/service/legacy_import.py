@@ -3,8 +3,12 @@ present, images found where they now live. An id held by a different artifact is
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +22,7 @@ from provenant.adapters.tracking import Tracker, TrackingUnavailable
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.errors import describe_error
 from provenant.domain.legacy import LegacyShapeError, typed_payload
-from provenant.domain.reports import Collect, ImportReport, ReportSink, RowProblem
+from provenant.domain.reports import Collect, ImportReport, Recorder, ReportSink, RowProblem
 from provenant.service.provenance import infer_imported_chains
 from provenant.service.images import put_image
 from provenant.service.legacy_images import ImageSources, load_image
@@ -27,6 +31,10 @@ from provenant.store.repository import ArtifactRepository, IntegrityError
 
 # Images are fetched a few at a time and stored at once, so memory holds at most this many.
 IMAGE_WORKERS = 8
+# Below this many rows a process pool costs more to start than it saves.
+PARALLEL_FROM_ROWS = 50_000
+# Parts a page worker process builds for itself: repository, blob store, tracker.
+Parts = tuple[ArtifactRepository, BlobStore, Tracker]
 
 
 @dataclass
@@ -47,22 +55,55 @@ class _Target:
     dry_run: bool
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every page of one import needs: plain values, so a worker process can take it."""
+
+    source_url: str
+    images_root: Path | None
+    image_path_map: tuple[tuple[str, str], ...]
+    fetch_prefixes: tuple[str, ...]
+    s3_endpoint_url: str | None
+    dry_run: bool
+    open_parts: Callable[[], Parts] | None = None
+
+    def images(self) -> ImageSources:
+        return ImageSources(self.images_root, self.image_path_map, self.fetch_prefixes,
+                            s3_endpoint_url=self.s3_endpoint_url)
+
+
+@dataclass
+class _PageDone:
+    """One page imported: its report items in order, and the executions it wrote to."""
+
+    last_id: int
+    rows: int
+    items: Recorder
+    executions: set[str]
+
+
 def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tracker,
                   source_url: str, *, images_root: Path | None = None,
                   image_path_map: Iterable[tuple[str, str]] = (),
                   fetch_prefixes: Iterable[str] = (), s3_endpoint_url: str | None = None,
                   dry_run: bool = False, progress: Callable[[int, int], None] | None = None,
-                  page_size: int = 1000, sink: ReportSink | None = None) -> ImportReport:
+                  page_size: int = 1000, sink: ReportSink | None = None,
+                  workers: int | None = None,
+                  open_parts: Callable[[], Parts] | None = None) -> ImportReport:
     """Copy the legacy `artifacts` table in, page by page (with `dry_run`, only say what would).
 
-    Each page is read, converted, written (one transaction) and its decision chains
-    inferred before the next is read, and its `imported`, `skipped`, `failed` and
-    `warnings` items go to `sink` (default: the returned report's own lists), so memory
-    holds one page whatever the table's size. S3ExtraMissing before anything is read when
-    an s3:// prefix is named without boto3.
+    Each page is read, converted and written in one transaction; pages are read and written
+    by `workers` processes at once (default: one per CPU, up to 4, for tables of at least
+    PARALLEL_FROM_ROWS rows; each builds its parts with the picklable `open_parts`), or here
+    one after another. Results are taken in page order: this process infers each page's
+    decision chains and hands its `imported`, `skipped`, `failed` and `warnings` items to
+    `sink` (default: the returned report's own lists), so memory holds a few pages whatever
+    the table's size. S3ExtraMissing before anything is read when an s3:// prefix is named
+    without boto3.
     """
-    images = ImageSources(images_root, tuple(image_path_map), tuple(fetch_prefixes),
-                          s3_endpoint_url=s3_endpoint_url)
+    job = _Job(source_url, images_root, tuple(image_path_map), tuple(fetch_prefixes),
+               s3_endpoint_url, dry_run, open_parts)
+    images = job.images()
     if images.uses_s3:
         s3_client(s3_endpoint_url)  # fails early, once, rather than as a warning per row
     target = _Target(repository, blobs, tracker, images, dry_run)
@@ -71,40 +112,81 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     sink = sink or Collect(report)
     try:
         report.total = source.count()
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4) if report.total >= PARALLEL_FROM_ROWS else 0
         checked = not dry_run and repository.has_upward_edges()
         done = 0
-        with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as pool:
-            for page in _read_ahead(source.rows(page_size)):
-                converted = []
-                for row in page:
-                    try:
-                        converted.append(_convert(target, row, sink))
-                    except (LegacyShapeError, ValidationError) as exc:
-                        sink.add("failed", RowProblem(id=row["id"],
-                                                      reason=describe_error(exc, "row")))
-                converted = _new_only(target, converted, sink)
-                _attach_images(target, pool, converted, sink)
-                imported = _insert(target, converted, sink)
-                if not dry_run:
-                    report.inferred_edges += infer_imported_chains(
-                        repository, {a.execution_id for a in imported if a.execution_id},
-                        checked)
-                done += len(page)
-                if progress:
-                    progress(done, report.total)
+        for page in _pages_done(job, target, source, page_size, workers):
+            page.items.replay(sink)
+            if not dry_run and page.executions:
+                # Later pages may be written already: the chains stop at this page's end.
+                report.inferred_edges += infer_imported_chains(
+                    repository, page.executions, checked, max_id=page.last_id)
+            done += page.rows
+            if progress:
+                progress(done, report.total)
     finally:
         source.close()
     return report
 
 
-def _read_ahead(pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
-    """Pages in order, the next one read (by the database and its driver) while this one is
-    converted and written: two pages in memory at most."""
-    with ThreadPoolExecutor(1, thread_name_prefix="legacy-read") as reader:
-        future = reader.submit(next, pages, None)
-        while (page := future.result()) is not None:
-            future = reader.submit(next, pages, None)
-            yield page
+def _pages_done(job: _Job, target: _Target, source: LegacySource, page_size: int,
+                workers: int) -> Iterator[_PageDone]:
+    """Every page imported, in page order: here, or by worker processes (a few pages ahead)."""
+    bounds = source.pages(page_size)
+    if workers < 2 or job.open_parts is None:
+        with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as images:
+            for after, last in bounds:
+                yield _import_page(target, source, images, after, last)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(job,))
+    try:
+        pending: deque[Future[_PageDone]] = deque()
+        for after, last in bounds:
+            pending.append(pool.submit(_worker_page, after, last))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_page(target: _Target, source: LegacySource, images: ThreadPoolExecutor,
+                 after: int | None, last: int) -> _PageDone:
+    """Read, convert and write one page (one transaction); its report items kept in order."""
+    items = Recorder()
+    page = source.rows(after, last)
+    converted = []
+    for row in page:
+        try:
+            converted.append(_convert(target, row, items))
+        except (LegacyShapeError, ValidationError) as exc:
+            items.add("failed", RowProblem(id=row["id"], reason=describe_error(exc, "row")))
+    converted = _new_only(target, converted, items)
+    _attach_images(target, images, converted, items)
+    imported = _insert(target, converted, items)
+    return _PageDone(last, len(page), items,
+                     {a.execution_id for a in imported if a.execution_id})
+
+
+# A worker process's own target, source and image threads (set once by _start_worker).
+_worker: tuple[_Target, LegacySource, ThreadPoolExecutor] | None = None
+
+
+def _start_worker(job: _Job) -> None:
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    repository, blobs, tracker = job.open_parts()
+    _worker = (_Target(repository, blobs, tracker, job.images(), job.dry_run),
+               LegacySource(job.source_url),
+               ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image"))
+
+
+def _worker_page(after: int | None, last: int) -> _PageDone:
+    target, source, images = _worker
+    return _import_page(target, source, images, after, last)
 
 
 def _new_only(target: _Target, converted: list[_Converted],

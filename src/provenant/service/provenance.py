@@ -89,15 +89,16 @@ def provenance(repository: ArtifactRepository, blobs: BlobStore, artifact_id: in
 
 
 def infer_imported_chains(repository: ArtifactRepository, execution_ids: Iterable[str],
-                          checked: bool = False) -> int:
+                          checked: bool = False, max_id: int | None = None) -> int:
     """Give these executions' imported artifacts edges by step order, marked inferred; returns
     how many were new. An artifact's edges depend only on earlier ids, so a chain imported
     page by page in id order gets its final edges page by page.
 
     `checked` puts each artifact's edges through `add_inputs` (every check, cycles refused
     and skipped): needed only when the table has upward edges (`has_upward_edges`).
+    `max_id` leaves later artifacts out (pages written out of order: they wait for theirs).
     """
-    edges = [edge for members in repository.imported_chains(execution_ids)
+    edges = [edge for members in repository.imported_chains(execution_ids, max_id)
              for edge in infer_chain(members)]
     if not checked:
         return repository.add_inferred_edges(edges)

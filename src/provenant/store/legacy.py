@@ -39,20 +39,32 @@ class LegacySource:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT COUNT(*) FROM artifacts")).scalar_one()
 
-    def rows(self, page_size: int = 500) -> Iterator[list[dict[str, Any]]]:
-        """Rows as plain dicts, a page at a time, by ascending id (keyset, no OFFSET)."""
+    def pages(self, page_size: int = 500) -> Iterator[tuple[int | None, int]]:
+        """(after, last) id bounds of consecutive pages of `page_size` rows, by ascending id
+        (keyset on the primary key, no OFFSET over rows already read)."""
         after = None
         while True:
-            query = ("SELECT * FROM artifacts"
-                     + (" WHERE id > :after" if after is not None else "")
-                     + " ORDER BY id LIMIT :limit")
+            where, params = (" WHERE id > :after", {"after": after}) if after is not None else ("", {})
             with self.engine.connect() as conn:
-                page = [dict(r._mapping) for r in
-                        conn.execute(text(query), {"after": after, "limit": page_size})]
-            if not page:
+                last = conn.execute(text(f"SELECT id FROM artifacts{where} ORDER BY id "
+                                         "LIMIT 1 OFFSET :skip"),
+                                    {**params, "skip": page_size - 1}).scalar()
+                if last is None:  # the last, shorter page
+                    last = conn.execute(text(f"SELECT MAX(id) FROM artifacts{where}"),
+                                        params).scalar()
+            if last is None:
                 return
-            yield page
-            after = page[-1]["id"]
+            yield after, last
+            after = last
+
+    def rows(self, after: int | None, last: int) -> list[dict[str, Any]]:
+        """The rows of one page (`pages`), as plain dicts, by ascending id."""
+        where = "id > :after AND id <= :last" if after is not None else "id <= :last"
+        with self.engine.connect() as conn:
+            result = conn.execute(text(f"SELECT * FROM artifacts WHERE {where} ORDER BY id"),
+                                  {"after": after, "last": last})
+            columns = list(result.keys())
+            return [dict(zip(columns, row)) for row in result]
 
     def close(self) -> None:
         self.engine.dispose()
