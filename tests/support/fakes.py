@@ -248,6 +248,18 @@ class FakeRepository:
                 if after_id < a.id <= (max_id or a.id) and a.run_id is None
                 and a.execution_id is not None and workflow_id in (None, a.workflow_id)][:limit]
 
+    def missing_lineage_backlog(self, workflow_id: str | None = None) -> tuple[int, int, int]:
+        keys = self.missing_lineage_keys(limit=len(self.rows), workflow_id=workflow_id)
+        return len(keys), len({(w, e) for _, w, e in keys}), max((i for i, _, _ in keys),
+                                                                  default=0)
+
+    def missing_lineage_of(self, execution_ids: Iterable[str], workflow_id: str | None = None,
+                           max_id: int | None = None) -> list[tuple[int, str | None, str]]:
+        wanted = set(execution_ids)
+        return [k for k in self.missing_lineage_keys(limit=len(self.rows),
+                                                     workflow_id=workflow_id, max_id=max_id)
+                if k[2] in wanted]
+
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
                     lock_timeout: float | None = None) -> list[int]:
         """Fill in lineage only where it is still missing, one audit row each."""

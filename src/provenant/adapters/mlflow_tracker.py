@@ -68,9 +68,9 @@ def query_filter(query: RunQuery) -> tuple[str, bool]:
         clause, is_exact = tag_filter(key, value)
         clauses.append(clause)
         exact = exact and is_exact
-    if query.has_tag is not None:
-        clauses.append(f"tags.`{query.has_tag}` LIKE '%'")
-    return " AND ".join(clauses), exact
+    # "Has this tag" is checked here, not by MLflow: its tag filters join the tags table,
+    # which made a page of a 275,000-run SQLite store cost 2.2 s instead of 0.6 s.
+    return " AND ".join(clauses), exact and query.has_tag is None
 
 
 def _tracked(run) -> TrackedRun:

@@ -10,7 +10,7 @@ ask this module, so the same run wins everywhere:
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -80,10 +80,8 @@ class Resolver:
         try:
             self._from_tracker(keys - result.found.keys() if result.found else keys,
                                result.found, lambda: report(len(result.found), len(keys)))
-        except TrackingUnavailable as exc:
-            result.error = str(exc)
-        except Exception as exc:  # MLflow refusing a filter: report, never guess
-            result.error = f"MLflow search failed: {str(exc).splitlines()[0][:300]}"
+        except Exception as exc:  # unavailable, or MLflow refusing a filter: report, never guess
+            result.error = tracker_error(exc)
         return result
 
     def resolve_one(self, key: ExecutionKey) -> Lineage | None:
@@ -120,30 +118,63 @@ class Resolver:
                 found[key] = run.lineage
             tick()
 
+    def scan_pages(self, experiment_ids: list[str]) -> Iterator[list[TrackedRun]]:
+        """Every run that has an execution id, newest first, one page per round trip."""
+        return self.tracker.run_pages(RunQuery(has_tag=EXECUTION_TAG), experiment_ids,
+                                      self.page_size)
+
     def _scan(self, wanted: set[ExecutionKey], found: dict[ExecutionKey, Lineage],
               experiment_ids: list[str], tick: Callable[[], None]) -> bool:
         """Match runs page by page; True when the scan was read to its end."""
-        # execution id -> its key, or a list of keys when several workflows want it (rare):
-        # no list per execution, so memory stays near the keys' own.
-        by_execution: dict[str, ExecutionKey | list[ExecutionKey]] = {}
-        for key in wanted:
-            other = by_execution.setdefault(key[1], key)
-            if other is not key:
-                by_execution[key[1]] = [*(other if isinstance(other, list) else [other]), key]
+        by_execution = by_execution_id(wanted)
         pending = len(wanted)
-        pages = self.tracker.run_pages(RunQuery(has_tag=EXECUTION_TAG), experiment_ids,
-                                       self.page_size)
+        pages = self.scan_pages(experiment_ids)
         read = 0
-        while pending > read + 1:  # asking the rest one by one would cost no more
+        while worth_scanning(pending, read):
             page = next(pages, None)
             if page is None:
                 return True
             read += 1
-            for run in page:
-                entry = by_execution.get(run.tags.get(EXECUTION_TAG, ""), ())
-                for key in entry if isinstance(entry, list) else (entry,) if entry else ():
-                    if key not in found and matches(run, key):
-                        found[key] = run.lineage
-                        pending -= 1
+            pending -= match_page(page, by_execution, found)
             tick()
         return False
+
+
+# execution id -> its key, or a list of keys when several workflows want it (rare): no list
+# per execution, so memory stays near the keys' own.
+KeysByExecution = dict[str, ExecutionKey | list[ExecutionKey]]
+
+
+def by_execution_id(keys: Iterable[ExecutionKey]) -> KeysByExecution:
+    index: KeysByExecution = {}
+    for key in keys:
+        other = index.setdefault(key[1], key)
+        if other is not key:
+            index[key[1]] = [*(other if isinstance(other, list) else [other]), key]
+    return index
+
+
+def worth_scanning(pending: int, pages_read: int) -> bool:
+    """Another scan page, or ask for the rest one by one? A page costs about one search."""
+    return pending > pages_read + 1
+
+
+def match_page(runs: Iterable[TrackedRun], by_execution: KeysByExecution,
+               found: dict[ExecutionKey, Lineage]) -> int:
+    """Give each key these runs stand for its first matching run (pages come newest first, so
+    a key's first match is its newest run); returns how many keys were newly found."""
+    new = 0
+    for run in runs:
+        entry = by_execution.get(run.tags.get(EXECUTION_TAG, ""), ())
+        for key in entry if isinstance(entry, list) else (entry,) if entry else ():
+            if key not in found and matches(run, key):
+                found[key] = run.lineage
+                new += 1
+    return new
+
+
+def tracker_error(exc: Exception) -> str:
+    """What a failed tracker call means for a report: unavailable, or MLflow refused."""
+    if isinstance(exc, TrackingUnavailable):
+        return str(exc)
+    return f"MLflow search failed: {str(exc).splitlines()[0][:300]}"
