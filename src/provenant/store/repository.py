@@ -525,14 +525,17 @@ class ArtifactRepository:
         execution_ids, found = sorted(set(execution_ids)), []
         with self.engine.connect() as conn:
             for start in range(0, len(execution_ids), _ID_CHUNK):
-                query = (select(c.id, c.workflow_id, c.execution_id)
-                         .where(c.run_id.is_(None),
+                # The test on run_id is written so no index can serve it: SQLite otherwise
+                # walks the run_id index over every artifact still missing lineage (all of
+                # them, at first) instead of looking up these executions.
+                query = (select(c.id, c.workflow_id, c.execution_id, c.run_id)
+                         .where(func.coalesce(c.run_id, "") == "",
                                 c.execution_id.in_(execution_ids[start:start + _ID_CHUNK])))
                 if workflow_id is not None:
                     query = query.where(c.workflow_id == workflow_id)
                 if max_id is not None:
                     query = query.where(c.id <= max_id)
-                found += [tuple(row) for row in conn.execute(query)]
+                found += [(i, w, e) for i, w, e, run_id in conn.execute(query) if run_id is None]
         return sorted(found)
 
     def set_lineage(self, updates: Sequence[tuple[int, Lineage]], source: str,
