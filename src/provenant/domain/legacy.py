@@ -25,8 +25,13 @@ class LegacyShapeError(ValueError):
     """A wide artifact that cannot become a typed one (the reason is the message)."""
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """JSON-native values: a Decimal becomes an int or a float, recursively."""
+    if type(value) in _SCALARS:  # most values: answered before any isinstance
+        return value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):

@@ -64,7 +64,7 @@ class LegacySource:
             result = conn.execute(text(f"SELECT * FROM artifacts WHERE {where} ORDER BY id"),
                                   {"after": after, "last": last})
             columns = list(result.keys())
-            return [dict(zip(columns, row)) for row in result]
+            return [dict(zip(columns, row)) for row in result.fetchall()]  # not row by row
 
     def close(self) -> None:
         self.engine.dispose()
