@@ -9,7 +9,8 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class _Target:
     tracker: Tracker
     images: ImageSources
     dry_run: bool
+    # Writers take turns through this lock when pages are written by several processes:
+    # SQLite's busy handler sleeps up to 100 ms between tries, which left them idle.
+    write_lock: Any = field(default_factory=nullcontext)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class _Job:
     s3_endpoint_url: str | None
     dry_run: bool
     open_parts: Callable[[], Parts] | None = None
+    write_lock: Any = field(default_factory=nullcontext)  # see _Target
 
     def images(self) -> ImageSources:
         return ImageSources(self.images_root, self.image_path_map, self.fetch_prefixes,
@@ -88,14 +93,15 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
                   fetch_prefixes: Iterable[str] = (), s3_endpoint_url: str | None = None,
                   dry_run: bool = False, progress: Callable[[int, int], None] | None = None,
                   page_size: int = 1000, sink: ReportSink | None = None,
-                  workers: int | None = None,
+                  workers: int | None = 0,
                   open_parts: Callable[[], Parts] | None = None) -> ImportReport:
     """Copy the legacy `artifacts` table in, page by page (with `dry_run`, only say what would).
 
-    Each page is read, converted and written in one transaction; pages are read and written
-    by `workers` processes at once (default: one per CPU, up to 4, for tables of at least
-    PARALLEL_FROM_ROWS rows; each builds its parts with the picklable `open_parts`), or here
-    one after another. Results are taken in page order: this process infers each page's
+    Each page is read, converted and written in one transaction, here one after another, or
+    by `workers` processes at once (None: one per CPU, up to 4, for tables of at least
+    PARALLEL_FROM_ROWS rows, as the CLI does), each building its parts with the picklable
+    `open_parts`. Workers are spawned: a script that asks for them must guard its main
+    module (`if __name__ == "__main__":`). Results are taken in page order: this process infers each page's
     decision chains and hands its `imported`, `skipped`, `failed` and `warnings` items to
     `sink` (default: the returned report's own lists), so memory holds a few pages whatever
     the table's size. S3ExtraMissing before anything is read when an s3:// prefix is named
@@ -114,14 +120,20 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
         report.total = source.count()
         if workers is None:
             workers = min(os.cpu_count() or 1, 4) if report.total >= PARALLEL_FROM_ROWS else 0
+        if workers < 2 or open_parts is None:
+            workers = 0
+        else:
+            lock = multiprocessing.get_context("spawn").Lock()
+            job, target = replace(job, write_lock=lock), replace(target, write_lock=lock)
         checked = not dry_run and repository.has_upward_edges()
         done = 0
         for page in _pages_done(job, target, source, page_size, workers):
             page.items.replay(sink)
             if not dry_run and page.executions:
                 # Later pages may be written already: the chains stop at this page's end.
-                report.inferred_edges += infer_imported_chains(
-                    repository, page.executions, checked, max_id=page.last_id)
+                with target.write_lock:
+                    report.inferred_edges += infer_imported_chains(
+                        repository, page.executions, checked, max_id=page.last_id)
             done += page.rows
             if progress:
                 progress(done, report.total)
@@ -134,7 +146,7 @@ def _pages_done(job: _Job, target: _Target, source: LegacySource, page_size: int
                 workers: int) -> Iterator[_PageDone]:
     """Every page imported, in page order: here, or by worker processes (a few pages ahead)."""
     bounds = source.pages(page_size)
-    if workers < 2 or job.open_parts is None:
+    if not workers:
         with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as images:
             for after, last in bounds:
                 yield _import_page(target, source, images, after, last)
@@ -166,7 +178,8 @@ def _import_page(target: _Target, source: LegacySource, images: ThreadPoolExecut
             items.add("failed", RowProblem(id=row["id"], reason=describe_error(exc, "row")))
     converted = _new_only(target, converted, items)
     _attach_images(target, images, converted, items)
-    imported = _insert(target, converted, items)
+    with target.write_lock:
+        imported = _insert(target, converted, items)
     return _PageDone(last, len(page), items,
                      {a.execution_id for a in imported if a.execution_id})
 
@@ -179,7 +192,7 @@ def _start_worker(job: _Job) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     repository, blobs, tracker = job.open_parts()
-    _worker = (_Target(repository, blobs, tracker, job.images(), job.dry_run),
+    _worker = (_Target(repository, blobs, tracker, job.images(), job.dry_run, job.write_lock),
                LegacySource(job.source_url),
                ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image"))
 
