@@ -101,25 +101,47 @@ def load_legacy(url: str, rows: Iterator[tuple]) -> int:
 
 # Measures one command from a small process of its own: a child forked from this (large)
 # benchmark process would report this process's peak as its own (Linux keeps the maximum
-# RSS across exec, and subprocess uses vfork), so wait4 here would overstate it.
+# RSS across exec, and subprocess uses vfork), so wait4 here would overstate it. A command
+# may start worker processes: their RSS is summed with its own (sampled every 50 ms from
+# /proc), and the peak reported is the larger of that sum and getrusage's largest process.
 _MEASURE = """
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, threading, time
+
+def tree_rss_mb(pid):
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
 start = time.perf_counter()
+peak = 0.0
 with open(sys.argv[2], "w") as out, open(sys.argv[3], "w") as err:
-    code = subprocess.call(sys.argv[4:], stdout=out, stderr=err)
+    proc = subprocess.Popen(sys.argv[4:], stdout=out, stderr=err)
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_mb(proc.pid))
+        time.sleep(0.05)
+    code = proc.returncode
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as result:
     json.dump({"seconds": seconds, "code": code, "cpu": usage.ru_utime + usage.ru_stime,
-               "rss_mb": usage.ru_maxrss / 1024}, result)
+               "rss_mb": max(usage.ru_maxrss / 1024, peak)}, result)
 """
 
 
 def run_cli(args: list[str], env: dict[str, str], out: Path
             ) -> tuple[float, float, float, int, str]:
     """Run `provenant ARGS` with stdout to `out`: (wall seconds, CPU seconds, peak RSS in MB,
-    exit code, stderr tail), CPU and peak RSS being the command's own (getrusage of the
-    measuring process's only child, i.e. wait4)."""
+    exit code, stderr tail), CPU and peak RSS being the command's own, its worker processes
+    included (CPU: getrusage of the measuring process's children; RSS: see _MEASURE)."""
     provenant = str(Path(sys.executable).parent / "provenant")
     err_path, measured = out.with_suffix(".stderr"), out.with_suffix(".measure.json")
     subprocess.run([sys.executable, "-c", _MEASURE, str(measured), str(out), str(err_path),
