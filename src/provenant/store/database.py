@@ -1,6 +1,9 @@
 """Engines and schema migrations for the artifact database."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -9,7 +12,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import InvalidatePoolError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # How long a SQLite writer waits for another writer's lock; `?timeout=SECONDS` in the URL
@@ -22,7 +26,7 @@ class SchemaNotReady(RuntimeError):
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine tuned for its backend (SQLite: WAL, busy timeout; servers: pool pre-ping)."""
+    """An engine tuned for its backend (SQLite: WAL, busy timeout; servers: a ping per checkout)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -37,9 +41,47 @@ def create_db_engine(url: str) -> Engine:
         busy_ms = round(1000 * busy_seconds)
         event.listen(engine, "begin", lambda conn: _sqlite_begin(conn, busy_ms))
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
     event.listen(engine, "begin", _server_begin)
+    event.listen(engine, "connect", _mark_fresh)
+    event.listen(engine, "checkout", _pre_ping(engine.dialect))
     return engine
+
+
+# Set while a caller checks out connections that need no ping (see `unpinged_checkout`).
+_SKIP_PING: ContextVar[bool] = ContextVar("skip_ping", default=False)
+
+
+@contextmanager
+def unpinged_checkout() -> Iterator[None]:
+    """Check out pooled connections without the liveness ping (a round trip).
+
+    Only for a caller whose statement is its own ping: one read-only statement, run again
+    when it fails on a lost connection (that failure replaces the pool's connections).
+    """
+    token = _SKIP_PING.set(True)
+    try:
+        yield
+    finally:
+        _SKIP_PING.reset(token)
+
+
+def _mark_fresh(_dbapi_conn, record) -> None:
+    record.info["fresh"] = True  # just connected: alive, no ping needed
+
+
+def _pre_ping(dialect: Dialect):
+    """SQLAlchemy's pool pre-ping as a checkout event, so a caller can skip it: a dead
+    connection (a server restart, pg_terminate_backend) is replaced, with every connection
+    older than it, before anyone uses it."""
+    def ping(dbapi_conn, record, _proxy) -> None:
+        if record.info.pop("fresh", False) or _SKIP_PING.get():
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"pre-ping failed: {exc}") from exc
+    return ping
 
 
 def sqlite_busy_timeout(url: URL) -> float:

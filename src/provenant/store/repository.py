@@ -10,7 +10,7 @@ from functools import cache
 
 from sqlalchemy import (
     Engine, and_, bindparam, func, insert, literal, null, select, union_all, update)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.lineage import Lineage
@@ -18,6 +18,7 @@ from provenant.domain.errors import Conflict, NotFound, Refused, Sealed
 from provenant.domain.provenance import (
     ChainMember, ContentRevision, Edge, canonical_payload, content_hash, hash_with_payload_json)
 from provenant.domain.reports import RepairRecord
+from provenant.store.database import unpinged_checkout
 from provenant.store.tables import (
     IDEMPOTENCY_KEY, artifact_inputs, artifact_revisions, artifacts, lineage_repairs)
 
@@ -356,9 +357,8 @@ class ArtifactRepository:
         rows by id, whether `max_edges` cut the walk); an edge reached at several depths
         comes back once. Empty rows when the artifact does not exist.
         """
-        with self._read() as conn:
-            rows = conn.execute(_chain_query(direction), {
-                "root": artifact_id, "max_depth": max_depth, "max_edges": max_edges + 1}).all()
+        rows = self._chain_rows(direction, {"root": artifact_id, "max_depth": max_depth,
+                                            "max_edges": max_edges + 1})
         found = {row.id: _to_artifact(row) for row in rows if row.id is not None}
         if artifact_id not in found:
             return [], {}, False
@@ -367,6 +367,20 @@ class ArtifactRepository:
             artifact_id=r.edge_artifact_id, input_id=r.edge_input_id, inferred=r.edge_inferred)
             for r in linked[:max_edges]}
         return list(edges.values()), found, len(linked) > max_edges
+
+    def _chain_rows(self, direction: str, params: dict) -> list:
+        """The rows of `_chain_query`, without the liveness ping per checkout (one round
+        trip of two): the statement is only a read, so on a lost connection it runs once
+        more."""
+        def run() -> list:
+            with unpinged_checkout(), self._read() as conn:
+                return conn.execute(_chain_query(direction), params).all()
+        try:
+            return run()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return run()  # the lost connection invalidated the pool's: this one is new
 
     def dangling_edges(self, limit: int = 1000) -> list[Edge]:
         """Edges whose input no longer exists (a broken link in a decision chain)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from anyio import to_thread
 from fastapi import APIRouter
 
 from provenant import runtime
@@ -15,7 +16,11 @@ router = APIRouter(prefix="/api/artifacts", tags=["provenance"])
 
 @router.get("/{artifact_id}/provenance", response_model=Provenance,
             responses=error_responses(404, 422, 503))
-def get_provenance(artifact_id: ArtifactId, services: ServicesDep,
-                   direction: Literal["up", "down"] = "up") -> Provenance:
+async def get_provenance(artifact_id: ArtifactId, services: ServicesDep,
+                         direction: Literal["up", "down"] = "up") -> Provenance:
     """Nodes (artifacts with lineage, content hash and verification state) and their edges."""
-    return runtime.provenance(services, artifact_id, direction)
+    # `async def` and one hop to the thread pool: a plain `def` route took two (FastAPI
+    # validates a sync route's answer in the pool too), each a wake-up of another thread
+    # that a loaded machine makes wait. Not the few read threads: with an S3 blob store
+    # the image reads are network calls.
+    return await to_thread.run_sync(runtime.provenance, services, artifact_id, direction)
