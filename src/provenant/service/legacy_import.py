@@ -98,9 +98,8 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     """Copy the legacy `artifacts` table in, page by page (with `dry_run`, only say what would).
 
     Each page is read, converted and written in one transaction, here one after another, or
-    by `workers` processes at once (None: one per CPU, up to 4, for tables of at least
-    PARALLEL_FROM_ROWS rows, as the CLI does), each building its parts with the picklable
-    `open_parts`. Workers are spawned: a script that asks for them must guard its main
+    by `workers` processes at once (None: `auto_workers`, as the CLI does), each building its
+    parts with the picklable `open_parts`. Workers are spawned: a script that asks for them must guard its main
     module (`if __name__ == "__main__":`). Results are taken in page order: this process infers each page's
     decision chains and hands its `imported`, `skipped`, `failed` and `warnings` items to
     `sink` (default: the returned report's own lists), so memory holds a few pages whatever
@@ -119,7 +118,7 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     try:
         report.total = source.count()
         if workers is None:
-            workers = min(os.cpu_count() or 1, 4) if report.total >= PARALLEL_FROM_ROWS else 0
+            workers = auto_workers(report.total)
         if workers < 2 or open_parts is None:
             workers = 0
         else:
@@ -142,14 +141,23 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     return report
 
 
+def auto_workers(rows: int) -> int:
+    """Worker processes for a table of `rows`: none below PARALLEL_FROM_ROWS, or on fewer than
+    4 CPUs (measured on 2: the workers, this process and the databases then contend for the
+    same cores, and one process reading ahead was faster); else one per CPU but one, up to 4."""
+    cpus = os.cpu_count() or 1
+    return min(cpus - 1, 4) if rows >= PARALLEL_FROM_ROWS and cpus >= 4 else 0
+
+
 def _pages_done(job: _Job, target: _Target, source: LegacySource, page_size: int,
                 workers: int) -> Iterator[_PageDone]:
-    """Every page imported, in page order: here, or by worker processes (a few pages ahead)."""
+    """Every page imported, in page order: here (the next page read meanwhile), or by worker
+    processes (a few pages ahead)."""
     bounds = source.pages(page_size)
     if not workers:
         with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as images:
-            for after, last in bounds:
-                yield _import_page(target, source, images, after, last)
+            for last, page in _read_ahead(source, bounds):
+                yield _import_page(target, page, images, last)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(job,))
@@ -165,11 +173,25 @@ def _pages_done(job: _Job, target: _Target, source: LegacySource, page_size: int
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _import_page(target: _Target, source: LegacySource, images: ThreadPoolExecutor,
-                 after: int | None, last: int) -> _PageDone:
-    """Read, convert and write one page (one transaction); its report items kept in order."""
+def _read_ahead(source: LegacySource, bounds: Iterator[tuple[int | None, int]]
+                ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(last id, rows) of each page, the next one read (by the database and its driver) while
+    this one is converted and written: two pages in memory at most."""
+    def read() -> tuple[int, list[dict[str, Any]]] | None:
+        bound = next(bounds, None)
+        return None if bound is None else (bound[1], source.rows(*bound))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="legacy-read") as reader:
+        future = reader.submit(read)
+        while (page := future.result()) is not None:
+            future = reader.submit(read)
+            yield page
+
+
+def _import_page(target: _Target, page: list[dict[str, Any]], images: ThreadPoolExecutor,
+                 last: int) -> _PageDone:
+    """Convert and write one page (one transaction); its report items kept in order."""
     items = Recorder()
-    page = source.rows(after, last)
     converted = []
     for row in page:
         try:
@@ -178,8 +200,7 @@ def _import_page(target: _Target, source: LegacySource, images: ThreadPoolExecut
             items.add("failed", RowProblem(id=row["id"], reason=describe_error(exc, "row")))
     converted = _new_only(target, converted, items)
     _attach_images(target, images, converted, items)
-    with target.write_lock:
-        imported = _insert(target, converted, items)
+    imported = _insert(target, converted, items)
     return _PageDone(last, len(page), items,
                      {a.execution_id for a in imported if a.execution_id})
 
@@ -199,7 +220,7 @@ def _start_worker(job: _Job) -> None:
 
 def _worker_page(after: int | None, last: int) -> _PageDone:
     target, source, images = _worker
-    return _import_page(target, source, images, after, last)
+    return _import_page(target, source.rows(after, last), images, last)
 
 
 def _new_only(target: _Target, converted: list[_Converted],
@@ -266,7 +287,7 @@ def _insert(target: _Target, converted: list[_Converted],
 
 def _add(target: _Target, converted: list[_Converted]) -> None:
     target.repository.add_many([c.artifact for c in converted], [c.image for c in converted],
-                               fetch=False)
+                               fetch=False, turn=target.write_lock)
 
 
 def _convert(target: _Target, row: dict[str, Any], sink: ReportSink) -> _Converted:

@@ -5,8 +5,10 @@ import base64
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     Engine, and_, bindparam, func, insert, literal, null, select, union_all, update)
@@ -240,12 +242,14 @@ class ArtifactRepository:
     def add_many(self, items: Sequence[NewArtifact],
                  images: Sequence[tuple[str | None, str | None]] | None = None,
                  inputs: Sequence[Sequence[int]] | None = None,
-                 fetch: bool = True) -> list[Artifact]:
+                 fetch: bool = True, turn: Any = None) -> list[Artifact]:
         """Insert artifacts in one transaction, keeping explicit ids where given.
 
         Each row gets its content hash; `inputs` (per item) become derivation edges, each
         checked first (it exists, in the same execution): a bad one raises Refused and
         nothing is written. Returns the stored artifacts (none with `fetch=False`).
+        `turn` (a lock writer processes share) is held for the transaction only, not while
+        rows are hashed.
         """
         stamp = now()
         images = images or [(None, None)] * len(items)
@@ -253,7 +257,7 @@ class ArtifactRepository:
         bulk = all(new.id is not None for new in items) and not any(inputs)
         rows = [_row(new, key, content_type, stamp, payload_as_text=bulk)
                 for new, (key, content_type) in zip(items, images, strict=True)]
-        with self._write() as conn, conn.begin():
+        with turn or nullcontext(), self._write() as conn, conn.begin():
             if bulk:
                 # The legacy import: ids known, no edges, so one executemany for the page.
                 _insert_prepared(conn, rows)
