@@ -181,6 +181,7 @@ def run(ctx: BenchContext) -> BenchResult:
         source = make_url(legacy_url).set(drivername="postgresql").render_as_string(
             hide_password=False)
         _import(result, source, env, home, total)
+        _import_with_workers(result, source, env, home, total, workers=2)
 
     services = ctx.services(f"{NAME}-mlflow-client")
     with Stopwatch() as seeding:
@@ -234,6 +235,26 @@ def _import(result: BenchResult, source: str, env: dict[str, str], home: Path,
                   "CPU second of the process)")
     result.target("import peak RSS", f"< {RSS_TARGET_MB:.0f} MB", rss < RSS_TARGET_MB,
                   f"{rss:,.0f} MB")
+
+
+def _import_with_workers(result: BenchResult, source: str, env: dict[str, str], home: Path,
+                         total: int, workers: int) -> None:
+    """The same import with worker processes, into a database of its own (no target: a
+    comparison on this machine; the default picks none on fewer than 4 CPUs)."""
+    out = home / f"import-workers-{workers}.json"
+    db = home / f"workers-{workers}.db"
+    seconds, cpu, rss, code, tail = run_cli(
+        ["artifacts", "import-legacy", "--from", source, "--workers", str(workers), "--json"],
+        {**env, "PROVENANT_DATABASE_URL": f"sqlite:///{db}"}, out)
+    if code != 0:
+        raise AssertionError(f"import-legacy --workers {workers} exited {code}: {tail}")
+    imported = json.loads(out.read_text())["imported"]
+    if len(imported) != total:
+        raise AssertionError(f"--workers {workers} imported {len(imported)} of {total}")
+    result.add(f"import-legacy --workers {workers} --json", rows=total, seconds=seconds,
+               rows_per_s=total / seconds, cpu_s=cpu, rows_per_cpu_s=total / cpu,
+               peak_rss_mb=rss, json_mb=out.stat().st_size / 2**20)
+    db.unlink()
 
 
 def _repair(result: BenchResult, env: dict[str, str], home: Path, total: int,
