@@ -113,3 +113,29 @@ def test_items_go_to_the_sink_and_the_report_keeps_the_totals():
     report = repair_lineage(repository, resolver, sink=sink)
     assert report.repaired == [] and report.scanned == 6
     assert sink.counts["repaired"] == 6 and len(sink.report.repaired) == 1
+
+
+def test_runs_spread_over_many_pages_give_each_artifact_its_newest_run_once():
+    # Pages of 2 runs, newest first: an execution's older run comes pages after its newest,
+    # when its artifacts are written already (a real run) or remembered (a dry run).
+    tracker, repository = FakeTracker(), FakeRepository()
+    newest = {}
+    for n in range(12):  # each older run lands between two newer executions' newest runs
+        tracker.add_run(execution_id=f"e{n}", workflow_id=WF, start_time=2_000 + 10 * n - 15)
+        newest[f"e{n}"] = tracker.add_run(execution_id=f"e{n}", workflow_id=WF,
+                                          start_time=2_000 + 10 * n)
+        for _ in range(3):
+            repository.add(NewArtifact(type="signal", name="s", workflow_id=WF,
+                                       execution_id=f"e{n}",
+                                       payload={"action": "BUY", "confidence": 0.5}))
+    resolver = Resolver(tracker, FakeClaims(), page_size=2)
+
+    for dry_run in (True, False):
+        report = repair_lineage(repository, resolver, dry_run=dry_run, batch_size=4)
+        assert report.ok and report.unresolved == [] and report.executions == 12
+        assert sorted(r.artifact_id for r in report.repaired) == list(range(1, 37))
+        assert all(r.run_id == newest[repository.get(r.artifact_id).execution_id].run_id
+                   for r in report.repaired)
+        assert report.tracking_calls == 1 + 5 + 6  # experiments, 5 pages, 6 one by one
+    assert {repository.get(i).run_id for i in range(1, 37)} == {r.run_id for r in
+                                                               newest.values()}
