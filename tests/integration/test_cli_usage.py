@@ -1,6 +1,9 @@
 """Usage mistakes print Click's `Usage:`/`Error:` lines and exit 2; failures one line, exit 1."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.support.cli import command_paths, run_provenant, user_env
@@ -62,3 +65,14 @@ def test_an_operational_error_is_one_line_and_exit_1(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "Error: unknown workflow 'no_such_workflow'; available: ibkr_trading_signal_workflow"]
+
+
+def test_the_cli_loads_without_the_heavy_libraries():
+    # Commands import what they use when they run: loading the CLI (every `provenant ...`,
+    # the import's worker processes) costs neither pandas/pyarrow (~110 MB) nor MLflow.
+    probe = ("import sys; import provenant.cli; "
+             "print(sorted(m for m in ('pandas', 'pyarrow', 'mlflow') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
