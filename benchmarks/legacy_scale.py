@@ -181,7 +181,7 @@ def run(ctx: BenchContext) -> BenchResult:
         source = make_url(legacy_url).set(drivername="postgresql").render_as_string(
             hide_password=False)
         _import(result, source, env, home, total)
-        _import_with_workers(result, source, env, home, total, workers=2)
+        _import_with_workers(result, source, env, home, total, workers=0)
 
     services = ctx.services(f"{NAME}-mlflow-client")
     with Stopwatch() as seeding:
@@ -239,8 +239,8 @@ def _import(result: BenchResult, source: str, env: dict[str, str], home: Path,
 
 def _import_with_workers(result: BenchResult, source: str, env: dict[str, str], home: Path,
                          total: int, workers: int) -> None:
-    """The same import with worker processes, into a database of its own (no target: a
-    comparison on this machine; the default picks none on fewer than 4 CPUs)."""
+    """The same import with `workers` processes (0: in one process, reading ahead), into a
+    database of its own: a comparison with the default, no target."""
     out = home / f"import-workers-{workers}.json"
     db = home / f"workers-{workers}.db"
     seconds, cpu, rss, code, tail = run_cli(

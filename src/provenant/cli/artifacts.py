@@ -58,8 +58,7 @@ def import_legacy_command(
         workers: int | None = typer.Option(
             None, "--workers", min=0, max=32,
             help="Processes reading, converting and writing pages at once (0: all in this "
-                 "one; default: from 50,000 rows on 4 or more CPUs, one per CPU but one, up "
-                 "to 4)."),
+                 "one; default: one per CPU, up to 4, from 50,000 rows)."),
         as_json: bool = typer.Option(False, "--json", help="JSON report on stdout.")) -> None:
     """Import the legacy `artifacts` table, keeping ids (exit 1 if any row failed)."""
     from provenant.adapters.s3_objects import S3ExtraMissing
