@@ -81,7 +81,7 @@ def _tracked(run) -> TrackedRun:
 
 
 def _tracked_json(run: dict) -> TrackedRun:
-    """A run of a REST answer (MLflow leaves out fields at their default: status RUNNING)."""
+    """A run of a REST answer (a field the answer leaves out takes its protobuf default)."""
     info = run["info"]
     tags = {t["key"]: t.get("value", "") for t in run.get("data", {}).get("tags", [])}
     return TrackedRun(info["run_id"], sys.intern(info["experiment_id"]), tags,
