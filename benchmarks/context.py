@@ -79,11 +79,26 @@ class BenchContext:
     def mlflow_server(self) -> MlflowServer:
         """A real `mlflow server` (one process, SQLite backend, loopback), started on first use."""
         if self.mlflow is None:
-            workdir = self.workdir / "mlflow"
-            backend_uri = f"sqlite:///{workdir / 'mlflow.db'}"
-            self.mlflow = RunningMlflow(self._stack.enter_context(mlflow_api(backend_uri, workdir)),
-                                        backend_uri)
+            backend_uri = f"sqlite:///{self._mlflow_workdir / 'mlflow.db'}"
+            self.mlflow = RunningMlflow(
+                self._stack.enter_context(mlflow_api(backend_uri, self._mlflow_workdir)),
+                backend_uri)
         return self.mlflow
+
+    @property
+    def _mlflow_workdir(self) -> Path:
+        return self.workdir / "mlflow"
+
+    @contextmanager
+    def mlflow_server_with_workers(self, workers: int) -> Iterator[str | None]:
+        """Another `mlflow server` on the started one's backend store and artifacts folder,
+        with `workers` workers; None for a server passed in (its artifacts folder is unknown)."""
+        server = self.mlflow_server()
+        if server.backend_uri != f"sqlite:///{self._mlflow_workdir / 'mlflow.db'}":
+            yield None
+            return
+        with mlflow_api(server.backend_uri, self._mlflow_workdir, workers) as url:
+            yield url
 
     def services(self, name: str, *, database_url: str | None = None,
                  tracking_uri: str | None = None) -> Services:

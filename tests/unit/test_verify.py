@@ -81,3 +81,43 @@ def test_a_tracker_that_cannot_be_asked_is_an_error_not_a_mismatch():
     report = verify_lineage(repository, tracker)
     assert report.errors == ["fake tracker is down"] and report.mismatches == []
     assert not report.ok
+
+
+class SearchLog(FakeTracker):
+    """Records the ids of each run search; goes down at search number `down_at`."""
+
+    def __init__(self, down_at: int | None = None) -> None:
+        super().__init__()
+        self.searched: list[list[str]] = []
+        self.down_at = down_at
+
+    def runs_by_id(self, run_ids, experiment_ids=None):
+        self.searched.append(list(run_ids))
+        self.down = len(self.searched) == self.down_at
+        return super().runs_by_id(run_ids, experiment_ids)
+
+
+def many_runs(tracker: FakeTracker, runs: int, per_run: int) -> FakeRepository:
+    repository = FakeRepository()
+    for n in range(runs):
+        tracked = tracker.add_run(execution_id=f"e{n}", workflow_id=WF)
+        for _ in range(per_run):
+            store(repository, tracked.lineage, f"e{n}")
+    return repository
+
+
+def test_searches_ahead_of_the_checks_ask_for_each_run_once():
+    tracker = SearchLog()
+    repository = many_runs(tracker, 700, 3)  # 2,100 artifacts: runs straddle the chunks
+    report = verify_lineage(repository, tracker)
+    assert report.ok and (report.checked, report.runs) == (2100, 700)
+    searched = [run_id for ids in tracker.searched for run_id in ids]
+    assert sorted(searched) == sorted(tracker.runs) and len(tracker.searched) > 2
+    assert report.tracking_calls == 1 + len(tracker.searched)
+
+
+def test_an_outage_in_a_search_ahead_is_an_error_not_a_traceback():
+    tracker = SearchLog(down_at=3)
+    repository = many_runs(tracker, 700, 3)
+    report = verify_lineage(repository, tracker)
+    assert report.errors == ["fake tracker is down"] and not report.ok

@@ -1,7 +1,10 @@
 """Verify stored lineage: every run an artifact names exists and, by the resolver's rule, fits."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from contextlib import closing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from provenant.adapters.blobs import BlobStore
 from provenant.lineage.integrity import IntegrityCheck
@@ -12,7 +15,13 @@ from provenant.domain.reports import Mismatch, VerifyReport
 from provenant.lineage.resolve import mismatch
 from provenant.store.repository import ArtifactRepository
 
-_LOOKUP_CHUNK = 500  # artifacts read per step; their distinct runs are fetched 100 per call
+# Artifacts read per step; their runs not fetched yet are searched together. The MLflow
+# tracker asks 100 ids per call and a run logs several artifacts (4 to 7 in the workflow), so
+# that is one call per chunk.
+_LOOKUP_CHUNK = 400
+# Run searches in flight while a chunk is checked locally: the tracking server works for the
+# next chunks meanwhile (and a multi-worker server answers two at once), like manifest reads.
+SEARCHES_AHEAD = 2
 
 
 def verify_lineage(repository: ArtifactRepository, tracker: Tracker,
@@ -26,16 +35,16 @@ def verify_lineage(repository: ArtifactRepository, tracker: Tracker,
     runs: dict[str, TrackedRun | None] = {}  # each distinct run is fetched once
     try:
         experiment_ids = tracker.experiment_ids()
-        for chunk in _in_chunks(repository, _LOOKUP_CHUNK):
-            new_ids = sorted({a.run_id for a in chunk if a.run_id} - runs.keys())
-            fetched = tracker.runs_by_id(new_ids, experiment_ids) if new_ids else {}
-            runs.update((run_id, fetched.get(run_id)) for run_id in new_ids)
-            report.checked += sum(1 for a in chunk if a.run_id)
-            report.mismatches.extend(
-                Mismatch(artifact_id=a.id, run_id=a.run_id, experiment_id=a.experiment_id,
-                         problem=problem)
-                for a in chunk if a.run_id and (problem := run_problem(a, runs[a.run_id])))
-            report.mismatches.extend(integrity.chunk(chunk, runs))
+        searched = _with_runs(_in_chunks(repository, _LOOKUP_CHUNK), tracker, experiment_ids)
+        with closing(searched):  # an outage here stops the searches still ahead
+            for chunk, new_ids, fetched in searched:
+                runs.update((run_id, fetched.get(run_id)) for run_id in new_ids)
+                report.checked += sum(1 for a in chunk if a.run_id)
+                report.mismatches.extend(
+                    Mismatch(artifact_id=a.id, run_id=a.run_id, experiment_id=a.experiment_id,
+                             problem=problem)
+                    for a in chunk if a.run_id and (problem := run_problem(a, runs[a.run_id])))
+                report.mismatches.extend(integrity.chunk(chunk, runs))
         report.mismatches.extend(integrity.missing())
     except TrackingUnavailable as exc:
         report.errors.append(str(exc))
@@ -43,6 +52,39 @@ def verify_lineage(repository: ArtifactRepository, tracker: Tracker,
     report.runs = len(runs)
     report.tracking_calls = tracker.calls - calls_before
     return report
+
+
+Searched = tuple[list[Artifact], list[str], dict[str, TrackedRun]]
+
+
+def _with_runs(chunks: Iterable[list[Artifact]], tracker: Tracker,
+               experiment_ids: list[str]) -> Iterator[Searched]:
+    """Each chunk with the ids of the runs first named in it and those of them found, in
+    order; the searches run `SEARCHES_AHEAD` chunks ahead, on threads, so each run is
+    still asked for once."""
+    requested: set[str] = set()
+    ahead: deque[tuple[list[Artifact], list[str], Future | None]] = deque()
+    with ThreadPoolExecutor(SEARCHES_AHEAD, thread_name_prefix="verify-search") as pool:
+        try:
+            for chunk in chunks:
+                new_ids = sorted({a.run_id for a in chunk if a.run_id} - requested)
+                requested.update(new_ids)
+                search = pool.submit(tracker.runs_by_id, new_ids, experiment_ids) \
+                    if new_ids else None
+                ahead.append((chunk, new_ids, search))
+                if len(ahead) > SEARCHES_AHEAD:
+                    yield _searched(ahead.popleft())
+            while ahead:
+                yield _searched(ahead.popleft())
+        finally:  # stopped early (an outage): searches not started yet are dropped
+            for *_, search in ahead:
+                if search is not None:
+                    search.cancel()
+
+
+def _searched(item: tuple[list[Artifact], list[str], Future | None]) -> Searched:
+    chunk, new_ids, search = item
+    return chunk, new_ids, search.result() if search is not None else {}
 
 
 def _in_chunks(repository: ArtifactRepository, size: int) -> Iterator[list[Artifact]]:
