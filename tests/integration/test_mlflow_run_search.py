@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from provenant.adapters.mlflow_tracker import MlflowTracker, _tracked
-from provenant.adapters.tracking import WORKFLOW_TAG, TrackingUnavailable
+from provenant.adapters.tracking import EXECUTION_TAG, WORKFLOW_TAG, RunQuery, TrackingUnavailable
 from provenant.testing.mlflow_server import free_port
 
 pytestmark = pytest.mark.mlflow_server
@@ -31,3 +31,21 @@ def test_runs_by_id_from_a_server_that_is_down_is_an_outage(mlflow_server):
     tracker = MlflowTracker(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TrackingUnavailable, match="connection was refused"):
         tracker.runs_by_id(["a" * 32], ["0"])
+
+
+def test_run_pages_come_newest_first_as_the_mlflow_client_answers(mlflow_server):
+    tracker = MlflowTracker(mlflow_server.url)
+    made = [tracker.create_run("run-pages-json", {EXECUTION_TAG: f"e{n}"}, f"run {n}")
+            for n in range(5)]
+    untagged = tracker.create_run("run-pages-json", {WORKFLOW_TAG: "wf"}, "no execution")
+    experiment = [made[0].experiment_id]
+
+    pages = list(tracker.run_pages(RunQuery(has_tag=EXECUTION_TAG), experiment, page_size=2))
+
+    assert max(len(p) for p in pages) <= 2  # the untagged run is filtered out here
+    runs = [r for page in pages for r in page]
+    client = [_tracked(r) for r in tracker.client.search_runs(
+        experiment, "", order_by=["attributes.start_time DESC"]) if EXECUTION_TAG in r.data.tags]
+    assert runs == client and {r.run_id for r in runs} == {r.run_id for r in made}
+    assert [r.start_time for r in runs] == sorted((r.start_time for r in runs), reverse=True)
+    assert untagged.run_id not in {r.run_id for r in runs}

@@ -163,12 +163,9 @@ class MlflowTracker:
         filter_string, exact = query_filter(query)
         token = None
         while True:
-            page = self._call(self.client.search_runs, experiment_ids, filter_string,
-                              max_results=page_size, page_token=token,
-                              order_by=["attributes.start_time DESC"])
-            runs = [_tracked(r) for r in page]
+            runs, token = self._run_search_page(experiment_ids, filter_string, token,
+                                                page_size, ["attributes.start_time DESC"])
             yield runs if exact else [r for r in runs if query.matches(r.tags)]
-            token = page.token
             if not token:
                 return
 
@@ -256,17 +253,22 @@ class MlflowTracker:
         return found
 
     def _run_search_page(self, experiment_ids: list[str], filter_string: str,
-                         page_token: str | None) -> tuple[list[TrackedRun], str | None]:
+                         page_token: str | None, page_size: int = _PAGE,
+                         order_by: list[str] | None = None
+                         ) -> tuple[list[TrackedRun], str | None]:
         """One page of active runs, and the next page's token. A server's JSON answer is read
         straight into TrackedRuns: MLflow's client would first build protobuf messages and
         entities from it, three quarters of the client's CPU in a search (what bounds a big
-        verify on a busy machine)."""
+        verify or repair on a busy machine)."""
         if not self.is_server:
             page = self._call(self.client.search_runs, experiment_ids, filter_string,
-                              max_results=_PAGE, page_token=page_token)
+                              max_results=page_size, page_token=page_token,
+                              order_by=order_by)
             return [_tracked(r) for r in page], page.token
         body = {"experiment_ids": experiment_ids, "filter": filter_string,
-                "run_view_type": "ACTIVE_ONLY", "max_results": _PAGE}
+                "run_view_type": "ACTIVE_ONLY", "max_results": page_size}
+        if order_by:
+            body["order_by"] = order_by
         if page_token:
             body["page_token"] = page_token
         answer = self._call(self._post, "/api/2.0/mlflow/runs/search", body)
