@@ -1,10 +1,10 @@
 """Verify stored lineage: every run an artifact names exists and, by the resolver's rule, fits."""
 from __future__ import annotations
 
-from collections import deque
 from contextlib import closing
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from provenant.adapters.blobs import BlobStore
 from provenant.lineage.integrity import IntegrityCheck
@@ -13,6 +13,7 @@ from provenant.domain.artifacts import Artifact
 from provenant.domain.lineage import is_valid_run_id
 from provenant.domain.reports import Mismatch, VerifyReport
 from provenant.lineage.resolve import mismatch
+from provenant.pipeline import in_order
 from provenant.store.repository import ArtifactRepository
 
 # Artifacts read per step; their runs not fetched yet are searched together. The MLflow
@@ -62,29 +63,21 @@ def _with_runs(chunks: Iterable[list[Artifact]], tracker: Tracker,
     """Each chunk with the ids of the runs first named in it and those of them found, in
     order; the searches run `SEARCHES_AHEAD` chunks ahead, on threads, so each run is
     still asked for once."""
-    requested: set[str] = set()
-    ahead: deque[tuple[list[Artifact], list[str], Future | None]] = deque()
+    def searches() -> Iterator[Callable[[], Searched]]:
+        requested: set[str] = set()
+        for chunk in chunks:
+            new_ids = sorted({a.run_id for a in chunk if a.run_id} - requested)
+            requested.update(new_ids)
+            yield partial(_search, tracker, experiment_ids, chunk, new_ids)
+
     with ThreadPoolExecutor(SEARCHES_AHEAD, thread_name_prefix="verify-search") as pool:
-        try:
-            for chunk in chunks:
-                new_ids = sorted({a.run_id for a in chunk if a.run_id} - requested)
-                requested.update(new_ids)
-                search = pool.submit(tracker.runs_by_id, new_ids, experiment_ids) \
-                    if new_ids else None
-                ahead.append((chunk, new_ids, search))
-                if len(ahead) > SEARCHES_AHEAD:
-                    yield _searched(ahead.popleft())
-            while ahead:
-                yield _searched(ahead.popleft())
-        finally:  # stopped early (an outage): searches not started yet are dropped
-            for *_, search in ahead:
-                if search is not None:
-                    search.cancel()
+        # Stopped early (an outage): the searches not started yet are dropped.
+        yield from in_order(pool, searches(), ahead=SEARCHES_AHEAD)
 
 
-def _searched(item: tuple[list[Artifact], list[str], Future | None]) -> Searched:
-    chunk, new_ids, search = item
-    return chunk, new_ids, search.result() if search is not None else {}
+def _search(tracker: Tracker, experiment_ids: list[str], chunk: list[Artifact],
+            new_ids: list[str]) -> Searched:
+    return chunk, new_ids, tracker.runs_by_id(new_ids, experiment_ids) if new_ids else {}
 
 
 def _in_chunks(repository: ArtifactRepository, size: int) -> Iterator[list[Artifact]]:

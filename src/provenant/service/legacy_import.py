@@ -6,11 +6,11 @@ import json
 import multiprocessing
 import os
 import signal
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.errors import describe_error
 from provenant.domain.legacy import LegacyShapeError, typed_payload
 from provenant.domain.reports import Collect, ImportReport, Recorder, ReportSink, RowProblem
+from provenant.pipeline import in_order
 from provenant.service.provenance import infer_imported_chains
 from provenant.service.images import put_image
 from provenant.service.legacy_images import ImageSources, load_image
@@ -54,9 +55,7 @@ class _Target:
     tracker: Tracker
     images: ImageSources
     dry_run: bool
-    # Writers take turns through this lock when pages are written by several processes:
-    # SQLite's busy handler sleeps up to 100 ms between tries, which left them idle.
-    write_lock: Any = field(default_factory=nullcontext)
+    write_lock: Any = field(default_factory=nullcontext)  # see _Job
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,19 @@ class _Job:
     s3_endpoint_url: str | None
     dry_run: bool
     open_parts: Callable[[], Parts] | None = None
-    write_lock: Any = field(default_factory=nullcontext)  # see _Target
+    # Writers take turns through this lock when pages are written by several processes:
+    # SQLite's busy handler sleeps up to 100 ms between tries, which left them idle.
+    write_lock: Any = field(default_factory=nullcontext)
 
     def images(self) -> ImageSources:
         return ImageSources(self.images_root, self.image_path_map, self.fetch_prefixes,
                             s3_endpoint_url=self.s3_endpoint_url)
+
+    def target(self, repository: ArtifactRepository, blobs: BlobStore,
+               tracker: Tracker) -> _Target:
+        """Where this job's pages go, with these parts (this process's or a worker's)."""
+        return _Target(repository, blobs, tracker, self.images(), self.dry_run,
+                       self.write_lock)
 
 
 @dataclass
@@ -99,19 +106,17 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
 
     Each page is read, converted and written in one transaction, here one after another, or
     by `workers` processes at once (None: `auto_workers`, as the CLI does), each building its
-    parts with the picklable `open_parts`. Workers are spawned: a script that asks for them must guard its main
-    module (`if __name__ == "__main__":`). Results are taken in page order: this process infers each page's
-    decision chains and hands its `imported`, `skipped`, `failed` and `warnings` items to
-    `sink` (default: the returned report's own lists), so memory holds a few pages whatever
-    the table's size. S3ExtraMissing before anything is read when an s3:// prefix is named
+    parts with the picklable `open_parts`. Workers are spawned: a script that asks for them
+    must guard its main module (`if __name__ == "__main__":`). Results are taken in page
+    order: this process infers each page's decision chains and hands its `imported`,
+    `skipped`, `failed` and `warnings` items to `sink` (default: the returned report's own
+    lists), so memory holds a few pages whatever the table's size. S3ExtraMissing before anything is read when an s3:// prefix is named
     without boto3.
     """
     job = _Job(source_url, images_root, tuple(image_path_map), tuple(fetch_prefixes),
                s3_endpoint_url, dry_run, open_parts)
-    images = job.images()
-    if images.uses_s3:
+    if job.images().uses_s3:
         s3_client(s3_endpoint_url)  # fails early, once, rather than as a warning per row
-    target = _Target(repository, blobs, tracker, images, dry_run)
     source = LegacySource(source_url)
     report = ImportReport(source=source.label, dry_run=dry_run)
     sink = sink or Collect(report)
@@ -122,8 +127,8 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
         if workers < 2 or open_parts is None:
             workers = 0
         else:
-            lock = multiprocessing.get_context("spawn").Lock()
-            job, target = replace(job, write_lock=lock), replace(target, write_lock=lock)
+            job = replace(job, write_lock=multiprocessing.get_context("spawn").Lock())
+        target = job.target(repository, blobs, tracker)
         checked = not dry_run and repository.has_upward_edges()
         done = 0
         for page in _pages_done(job, target, source, page_size, workers):
@@ -154,37 +159,25 @@ def _pages_done(job: _Job, target: _Target, source: LegacySource, page_size: int
     processes (a few pages ahead)."""
     bounds = source.pages(page_size)
     if not workers:
-        with ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as images:
-            for last, page in _read_ahead(source, bounds):
+        with (ThreadPoolExecutor(1, thread_name_prefix="legacy-read") as reader,
+              ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image") as images):
+            # Two pages in memory at most: this one, and the next read by the database.
+            reads = (partial(_read_page, source, *bound) for bound in bounds)
+            for last, page in in_order(reader, reads, ahead=1):
                 yield _import_page(target, page, images, last)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(job,))
     try:
-        pending: deque[Future[_PageDone]] = deque()
-        for after, last in bounds:
-            pending.append(pool.submit(_worker_page, after, last))
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from in_order(pool, (partial(_worker_page, *bound) for bound in bounds),
+                            ahead=workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _read_ahead(source: LegacySource, bounds: Iterator[tuple[int | None, int]]
-                ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(last id, rows) of each page, the next one read (by the database and its driver) while
-    this one is converted and written: two pages in memory at most."""
-    def read() -> tuple[int, list[dict[str, Any]]] | None:
-        bound = next(bounds, None)
-        return None if bound is None else (bound[1], source.rows(*bound))
-
-    with ThreadPoolExecutor(1, thread_name_prefix="legacy-read") as reader:
-        future = reader.submit(read)
-        while (page := future.result()) is not None:
-            future = reader.submit(read)
-            yield page
+def _read_page(source: LegacySource, after: int | None,
+               last: int) -> tuple[int, list[dict[str, Any]]]:
+    return last, source.rows(after, last)
 
 
 def _import_page(target: _Target, page: list[dict[str, Any]], images: ThreadPoolExecutor,
@@ -211,9 +204,7 @@ _worker: tuple[_Target, LegacySource, ThreadPoolExecutor] | None = None
 def _start_worker(job: _Job) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    repository, blobs, tracker = job.open_parts()
-    _worker = (_Target(repository, blobs, tracker, job.images(), job.dry_run, job.write_lock),
-               LegacySource(job.source_url),
+    _worker = (job.target(*job.open_parts()), LegacySource(job.source_url),
                ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image"))
 
 
