@@ -164,10 +164,9 @@ def _insert_prepared(conn, rows: list[dict]) -> None:
     columns = list(rows[0])
     dialect = conn.dialect
     compiled = insert(artifacts).compile(dialect=dialect, column_keys=columns)
-    process = {c: artifacts.c[c].type._cached_bind_processor(dialect)
-               for c in columns if c != "payload"}
-    process = {c: p for c, p in process.items() if p is not None}
-    prepared = [{**row, **{c: p(row[c]) for c, p in process.items()}} for row in rows]
+    process = [(c, p) for c in columns if c != "payload" and (
+        p := artifacts.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    prepared = [{**row, **{c: p(row[c]) for c, p in process}} for row in rows]
     if compiled.positiontup is not None:  # qmark drivers (SQLite) take tuples
         order = compiled.positiontup
         prepared = [tuple(row[c] for c in order) for row in prepared]
