@@ -155,6 +155,14 @@ def _row(new: NewArtifact, image_key: str | None, content_type: str | None,
     return values
 
 
+def _missing_lineage(workflow_id: str | None, max_id: int | None = None):
+    """What the repair job works on: no run, an execution id (this workflow's, up to max_id)."""
+    c = artifacts.c
+    return and_(c.run_id.is_(None), c.execution_id.is_not(None),
+                c.workflow_id == workflow_id if workflow_id is not None else literal(True),
+                c.id <= max_id if max_id is not None else literal(True))
+
+
 def _insert_prepared(conn, rows: list[dict]) -> None:
     """Insert artifact rows (payload already JSON text) with one driver-level executemany:
     SQLAlchemy's per-row parameter processing costs more than the insert itself at import
@@ -497,12 +505,8 @@ class ArtifactRepository:
     def missing_lineage(self, after_id: int = 0, limit: int = 1000,
                         workflow_id: str | None = None) -> list[Artifact]:
         """Artifacts with no lineage but an execution id, in id order from after_id."""
-        query = (select(artifacts)
-                 .where(artifacts.c.run_id.is_(None), artifacts.c.execution_id.is_not(None),
-                        artifacts.c.id > after_id)
+        query = (select(artifacts).where(_missing_lineage(workflow_id), artifacts.c.id > after_id)
                  .order_by(artifacts.c.id).limit(limit))
-        if workflow_id is not None:
-            query = query.where(artifacts.c.workflow_id == workflow_id)
         with self.engine.connect() as conn:
             return [_to_artifact(r) for r in conn.execute(query).all()]
 
@@ -513,12 +517,8 @@ class ArtifactRepository:
         loading them: what the repair job walks."""
         c = artifacts.c
         query = (select(c.id, c.workflow_id, c.execution_id)
-                 .where(c.run_id.is_(None), c.execution_id.is_not(None), c.id > after_id)
+                 .where(_missing_lineage(workflow_id, max_id), c.id > after_id)
                  .order_by(c.id).limit(limit))
-        if workflow_id is not None:
-            query = query.where(c.workflow_id == workflow_id)
-        if max_id is not None:
-            query = query.where(c.id <= max_id)
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]
 
@@ -526,8 +526,7 @@ class ArtifactRepository:
         """(artifacts, distinct (workflow, execution) keys, highest id) of what
         `missing_lineage_keys` walks: the repair job's backlog as it starts."""
         c = artifacts.c
-        missing = and_(c.run_id.is_(None), c.execution_id.is_not(None),
-                       c.workflow_id == workflow_id if workflow_id is not None else literal(True))
+        missing = _missing_lineage(workflow_id)
         keys = select(c.workflow_id, c.execution_id).where(missing).distinct().subquery()
         with self.engine.connect() as conn:
             count, last = conn.execute(select(func.count(), func.max(c.id)).where(missing)).one()
