@@ -75,7 +75,7 @@ def query_filter(query: RunQuery) -> tuple[str, bool]:
 
 def _tracked(run) -> TrackedRun:
     info = run.info
-    # Interned: a repair keeps one lineage per execution, and experiments are few.
+    # Interned: experiments are few, and a resolution keeps a lineage per execution.
     return TrackedRun(info.run_id, sys.intern(info.experiment_id), dict(run.data.tags),
                       info.start_time or 0, info.status, info.artifact_uri or "")
 
@@ -161,13 +161,9 @@ class MlflowTracker:
         if not experiment_ids:
             return
         filter_string, exact = query_filter(query)
-        token = None
-        while True:
-            runs, token = self._run_search_page(experiment_ids, filter_string, token,
-                                                page_size, ["attributes.start_time DESC"])
+        for runs in self._search_pages(experiment_ids, filter_string, page_size,
+                                       ["attributes.start_time DESC"]):
             yield runs if exact else [r for r in runs if query.matches(r.tags)]
-            if not token:
-                return
 
     def _active_run(self, run_id: str):
         """MLflow's run, or None when it does not exist or was deleted."""
@@ -243,14 +239,21 @@ class MlflowTracker:
         found: dict[str, TrackedRun] = {}
         for start in range(0, len(wanted), chunk):
             quoted = ", ".join(f"'{r}'" for r in wanted[start:start + chunk])
-            token = None
-            while True:
-                page, token = self._run_search_page(experiment_ids,
-                                                    f"attributes.run_id IN ({quoted})", token)
+            for page in self._search_pages(experiment_ids, f"attributes.run_id IN ({quoted})"):
                 found.update((r.run_id, r) for r in page)
-                if not token:
-                    break
         return found
+
+    def _search_pages(self, experiment_ids: list[str], filter_string: str,
+                      page_size: int = _PAGE, order_by: list[str] | None = None
+                      ) -> Iterator[list[TrackedRun]]:
+        """Every page of a run search, one round trip each."""
+        token = None
+        while True:
+            runs, token = self._run_search_page(experiment_ids, filter_string, token,
+                                                page_size, order_by)
+            yield runs
+            if not token:
+                return
 
     def _run_search_page(self, experiment_ids: list[str], filter_string: str,
                          page_token: str | None, page_size: int = _PAGE,
