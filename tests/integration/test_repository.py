@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,18 @@ def test_explicit_ids_are_kept_and_new_ids_follow(repo):
     fresh = repo.add(signal(2))
     assert fresh.id > 24
     assert repo.existing_ids([24, 25, 999]) == {24, fresh.id} & {24, 25, 999}
+
+
+def test_timestamps_with_an_offset_keep_their_instant(repo):
+    # The old system's PostgreSQL hands back its session's time zone; SQLite keeps wall time.
+    hong_kong = timezone(timedelta(hours=8))
+    stamp = datetime(2025, 11, 15, 21, 54, 31, 981650, tzinfo=hong_kong)
+    kept = repo.add_many([signal(1, id=7, created_at=stamp, updated_at=stamp)], fetch=False)
+    assert kept == []
+    stored = repo.get(7)
+    assert stored.created_at == stored.updated_at == stamp
+    assert stored.created_at.utcoffset() == timedelta(0)
+    assert stored.created_at.hour == 13
 
 
 def test_missing_lineage_lists_only_rows_without_run(repo):

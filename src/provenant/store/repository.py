@@ -11,7 +11,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Engine, and_, bindparam, func, insert, literal, null, select, union_all, update)
+    Engine, Table, and_, bindparam, case, func, insert, literal, null, select, union_all, update)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from provenant.domain.artifacts import Artifact, NewArtifact
@@ -26,6 +27,8 @@ from provenant.store.tables import (
 
 FILTERS = ("type", "symbol", "workflow_id", "execution_id", "run_id")
 _EDGE_COLUMNS = ("artifact_id", "input_id", "inferred")
+# The INSERT that can skip rows whose key is taken, per supported backend.
+_UPSERT_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _ID_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
 # How long a call took is a measurement of one attempt, not content: a retry differs there.
 _MEASUREMENTS = frozenset({"latency_ms"})
@@ -73,6 +76,12 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp as stored: in UTC (SQLite keeps a datetime's wall time and drops its
+    offset, so 12:00+08:00 would read back as 12:00 UTC). Naive ones are taken as UTC."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _to_artifact(row) -> Artifact:
@@ -144,7 +153,8 @@ def _row(new: NewArtifact, image_key: str | None, content_type: str | None,
     values = {field: getattr(new, field) for field in _NEW_FIELDS}
     # A NewArtifact's payload is validated, so JSON-native: no round trip before hashing.
     payload_json = canonical_payload(new.payload, json_native=True)
-    values.update(created_at=new.created_at or stamp, updated_at=new.updated_at or stamp,
+    values.update(created_at=_utc(new.created_at or stamp),
+                  updated_at=_utc(new.updated_at or stamp),
                   image_key=image_key, image_content_type=content_type,
                   content_sha256=hash_with_payload_json(new.type, new.name, new.symbol,
                                                         payload_json, _image_sha256(image_key)))
@@ -163,22 +173,30 @@ def _missing_lineage(workflow_id: str | None, max_id: int | None = None):
                 c.id <= max_id if max_id is not None else literal(True))
 
 
-def _insert_prepared(conn, rows: list[dict]) -> None:
-    """Insert artifact rows (payload already JSON text) with one driver-level executemany:
+def _insert_prepared(conn, table: Table, rows: list[dict], as_is: tuple[str, ...] = (),
+                     skip_existing: bool = False) -> int:
+    """Insert rows with one driver-level executemany; returns how many were inserted.
+
     SQLAlchemy's per-row parameter processing costs more than the insert itself at import
-    scale, so each column's own bind processor is applied here, once per value."""
+    scale, so each column's own bind processor is applied here, once per value (except to
+    the `as_is` columns, already in their stored form). `skip_existing` leaves rows whose
+    key is taken alone (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike).
+    """
     if not rows:
-        return
+        return 0
     columns = list(rows[0])
     dialect = conn.dialect
-    compiled = insert(artifacts).compile(dialect=dialect, column_keys=columns)
-    process = [(c, p) for c in columns if c != "payload" and (
-        p := artifacts.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    statement = insert(table)
+    if skip_existing:
+        statement = _UPSERT_INSERT[dialect.name](table).on_conflict_do_nothing()
+    compiled = statement.compile(dialect=dialect, column_keys=columns)
+    process = [(c, p) for c in columns if c not in as_is and (
+        p := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
     prepared = [{**row, **{c: p(row[c]) for c, p in process}} for row in rows]
     if compiled.positiontup is not None:  # qmark drivers (SQLite) take tuples
         order = compiled.positiontup
         prepared = [tuple(row[c] for c in order) for row in prepared]
-    conn.exec_driver_sql(str(compiled), prepared)
+    return conn.exec_driver_sql(str(compiled), prepared).rowcount
 
 
 class ArtifactRepository:
@@ -267,7 +285,7 @@ class ArtifactRepository:
         with turn or nullcontext(), self._write() as conn, conn.begin():
             if bulk:
                 # The legacy import: ids known, no edges, so one executemany for the page.
-                _insert_prepared(conn, rows)
+                _insert_prepared(conn, artifacts, rows, as_is=("payload",))
                 ids = [new.id for new in items]
             else:
                 ids = [self._insert_one(conn, new, row, input_ids)
@@ -436,17 +454,18 @@ class ArtifactRepository:
         c = artifacts.c
         execution_ids = sorted(set(execution_ids))
         chains: dict[tuple[str | None, str], list[ChainMember]] = {}
-        below = c.id <= max_id if max_id is not None else literal(True)
+        # Only a chart's chart type is read: other payloads are not parsed.
+        chart_type = case((c.type == "chart", c.payload["chart_type"].as_string()))
+        query = select(c.id, c.workflow_id, c.execution_id, c.type, c.symbol, chart_type).where(
+            c.imported.is_(True), c.id <= max_id if max_id is not None else literal(True),
+            c.execution_id.in_(bindparam("executions", expanding=True)))
         with self.engine.connect() as conn:
             for start in range(0, len(execution_ids), _ID_CHUNK):
-                rows = conn.execute(
-                    select(c.id, c.workflow_id, c.execution_id, c.type, c.symbol,
-                           c.payload["chart_type"].as_string())
-                    .where(c.imported.is_(True), below,
-                           c.execution_id.in_(execution_ids[start:start + _ID_CHUNK])))
-                for id_, workflow, execution, kind, symbol, chart_type in rows:
+                rows = conn.execute(query, {
+                    "executions": execution_ids[start:start + _ID_CHUNK]}).all()
+                for id_, workflow, execution, kind, symbol, chart in rows:
                     chains.setdefault((workflow, execution), []).append(
-                        ChainMember(id_, kind, symbol, chart_type))
+                        ChainMember(id_, kind, symbol, chart))
         return list(chains.values())
 
     def has_upward_edges(self) -> bool:
@@ -465,20 +484,10 @@ class ArtifactRepository:
         construction, and each points to an earlier id, so with no upward edge in the table
         (`has_upward_edges`) none can close a cycle; otherwise use `add_inputs`.
         """
-        edges = list(dict.fromkeys(edges))
-        ids = sorted({artifact_id for artifact_id, _ in edges})
-        known: set[tuple[int, int]] = set()
+        rows = [{"artifact_id": artifact_id, "input_id": input_id, "inferred": True}
+                for artifact_id, input_id in dict.fromkeys(edges)]
         with self._write() as conn, conn.begin():
-            for start in range(0, len(ids), _ID_CHUNK):
-                known.update(tuple(row) for row in conn.execute(
-                    select(artifact_inputs.c.artifact_id, artifact_inputs.c.input_id)
-                    .where(artifact_inputs.c.artifact_id.in_(ids[start:start + _ID_CHUNK]))))
-            new = [edge for edge in edges if edge not in known]
-            if new:
-                conn.execute(insert(artifact_inputs), [
-                    {"artifact_id": artifact_id, "input_id": input_id, "inferred": True}
-                    for artifact_id, input_id in new])
-        return len(new)
+            return _insert_prepared(conn, artifact_inputs, rows, skip_existing=True)
 
     def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:
