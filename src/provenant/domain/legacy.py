@@ -43,7 +43,7 @@ def plain(value: Any) -> Any:
 
 def typed_payload(kind: Any, wide: dict[str, Any]) -> tuple[ArtifactType, dict[str, Any]]:
     """The type and payload of a wide artifact; every filled wide field is kept."""
-    fields = plain({k: v for k, v in wide.items() if k in WIDE_FIELDS and v is not None})
+    fields = plain({k: wide[k] for k in WIDE_FIELDS if wide.get(k) is not None})
     if kind not in LEGACY_TYPES:
         raise LegacyShapeError(f"unknown legacy type {kind!r} (expected "
                                f"{', '.join(LEGACY_TYPES)})")

@@ -8,7 +8,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ from provenant.domain.artifacts import Artifact, NewArtifact
 from provenant.domain.errors import describe_error
 from provenant.domain.legacy import LegacyShapeError, typed_payload
 from provenant.domain.reports import Collect, ImportReport, Recorder, ReportSink, RowProblem
-from provenant.pipeline import in_order
+from provenant.pipeline import bulk_gc, collect_less, in_order
 from provenant.service.provenance import infer_imported_chains
 from provenant.service.images import put_image
 from provenant.service.legacy_images import ImageSources, load_image
@@ -120,7 +120,7 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     source = LegacySource(source_url)
     report = ImportReport(source=source.label, dry_run=dry_run)
     sink = sink or Collect(report)
-    try:
+    with closing(source), bulk_gc():
         report.total = source.count()
         if workers is None:
             workers = auto_workers(report.total)
@@ -141,8 +141,6 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
             done += page.rows
             if progress:
                 progress(done, report.total)
-    finally:
-        source.close()
     return report
 
 
@@ -204,6 +202,7 @@ _worker: tuple[_Target, LegacySource, ThreadPoolExecutor] | None = None
 def _start_worker(job: _Job) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    collect_less()
     _worker = (job.target(*job.open_parts()), LegacySource(job.source_url),
                ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="legacy-image"))
 
