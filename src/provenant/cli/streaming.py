@@ -33,14 +33,19 @@ class StreamedJson:
             self.out.write("{\n  " + json.dumps(self.streamed) + ": [")
 
     def add(self, key: str, item: Any) -> None:
-        self._start()
-        text = json.dumps(item.model_dump(mode="json") if isinstance(item, BaseModel) else item,
-                          default=str)
+        if not self.started:
+            self._start()
+        if type(item) is int:  # most items are ids: a million of them, so no json.dumps
+            text = str(item)
+        else:
+            text = json.dumps(item.model_dump(mode="json") if isinstance(item, BaseModel)
+                              else item, default=str)
+        count = self.counts[key]
         if key == self.streamed:
-            self.out.write(("," if self.counts[key] else "") + "\n    " + text)
+            self.out.write(",\n    " + text if count else "\n    " + text)
         else:
             self._spools[key].write(text + "\n")
-        self.counts[key] += 1
+        self.counts[key] = count + 1
 
     def finish(self, fields: dict[str, Any]) -> None:
         """Close the lists and the object; `fields` are the report's other keys."""

@@ -167,8 +167,10 @@ def _pages_done(job: _Job, target: _Target, source: LegacySource, page_size: int
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_worker, initargs=(job,))
     try:
+        # Two pages a worker: one running, one queued, so none waits while this process
+        # takes a page's results (a page's result is its report items, not its rows).
         yield from in_order(pool, (partial(_worker_page, *bound) for bound in bounds),
-                            ahead=workers)
+                            ahead=2 * workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
