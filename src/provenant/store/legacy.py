@@ -1,11 +1,12 @@
 """Read the previous system's `artifacts` table (PostgreSQL or SQLite), raw, in id order."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -44,7 +45,8 @@ class LegacySource:
         (keyset on the primary key, no OFFSET over rows already read)."""
         after = None
         while True:
-            where, params = (" WHERE id > :after", {"after": after}) if after is not None else ("", {})
+            where, params = ((" WHERE id > :after", {"after": after}) if after is not None
+                             else ("", {}))
             with self.engine.connect() as conn:
                 last = conn.execute(text(f"SELECT id FROM artifacts{where} ORDER BY id "
                                          "LIMIT 1 OFFSET :skip"),
@@ -85,6 +87,7 @@ def _connect(url: str, label: str) -> Engine:
             # The old system's own URL says psycopg2 (or no driver); psycopg 3 reads the same.
             engine = create_engine(parsed.set(drivername="postgresql+psycopg"),
                                    connect_args={"connect_timeout": 10})
+            event.listen(engine, "connect", _decode_json_from_text)
         with engine.connect():
             pass
         return engine
@@ -94,6 +97,16 @@ def _connect(url: str, label: str) -> Engine:
         raise LegacySourceError(f"not a database URL {label!r}: {_first_line(exc)}") from None
     except SQLAlchemyError as exc:
         raise LegacySourceError(f"cannot connect to {label}: {_first_line(exc)}") from None
+
+
+_JSON = json.JSONDecoder()
+
+
+def _decode_json_from_text(dbapi_conn, _record) -> None:
+    """json/jsonb columns decoded from text: psycopg hands json.loads bytes, which first
+    guesses their encoding (a third of the cost; PostgreSQL sends UTF-8)."""
+    from psycopg.types.json import set_json_loads
+    set_json_loads(lambda data: _JSON.decode(data.decode()), dbapi_conn)
 
 
 def _safe_label(url: str) -> str:
