@@ -7,17 +7,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import DateTime, update
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect_class
 from sqlalchemy.exc import OperationalError
 
 from provenant.domain.artifacts import NewArtifact
 from provenant.domain.lineage import Lineage
 from provenant.store.database import SchemaNotReady, create_db_engine, ensure_schema
 from provenant.store.outages import describe_database_error
-from provenant.store.repository import ArtifactRepository, InvalidCursor
+from provenant.store.repository import ArtifactRepository, InvalidCursor, _bind_processor
 from provenant.store.tables import artifacts
 
 RUN = Lineage("a" * 32, "7")
+sqlite_dialect = sqlite_dialect_class()
 
 
 def signal(i: int, **kw) -> NewArtifact:
@@ -80,6 +82,16 @@ def test_timestamps_with_an_offset_keep_their_instant(repo):
     assert stored.created_at == stored.updated_at == stamp
     assert stored.created_at.utcoffset() == timedelta(0)
     assert stored.created_at.hour == 13
+
+
+@pytest.mark.parametrize("stamp", [
+    datetime(2025, 11, 15, 13, 54, 31, 981650, tzinfo=timezone.utc),
+    datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc),  # no microseconds
+    datetime(999, 12, 31, 23, 59, 59, 1),  # naive, a three-digit year
+])
+def test_bulk_insert_stores_sqlite_timestamps_as_sqlalchemy_does(stamp):
+    own = DateTime(timezone=True).dialect_impl(sqlite_dialect).bind_processor(sqlite_dialect)
+    assert _bind_processor(artifacts.c.created_at, sqlite_dialect)(stamp) == own(stamp)
 
 
 def test_missing_lineage_lists_only_rows_without_run(repo):

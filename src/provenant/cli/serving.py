@@ -1,4 +1,5 @@
-"""Serving the API, the web UI and the MLflow UI: the one implementation `serve` and `demo` share."""
+"""Serving the API, the web UI and the MLflow UI: the one implementation `serve` and `demo`
+share."""
 from __future__ import annotations
 
 import copy

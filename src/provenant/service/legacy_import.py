@@ -110,8 +110,8 @@ def import_legacy(repository: ArtifactRepository, blobs: BlobStore, tracker: Tra
     must guard its main module (`if __name__ == "__main__":`). Results are taken in page
     order: this process infers each page's decision chains and hands its `imported`,
     `skipped`, `failed` and `warnings` items to `sink` (default: the returned report's own
-    lists), so memory holds a few pages whatever the table's size. S3ExtraMissing before anything is read when an s3:// prefix is named
-    without boto3.
+    lists), so memory holds a few pages whatever the table's size. Raises S3ExtraMissing
+    before anything is read when an s3:// prefix is named without boto3.
     """
     job = _Job(source_url, images_root, tuple(image_path_map), tuple(fetch_prefixes),
                s3_endpoint_url, dry_run, open_parts)

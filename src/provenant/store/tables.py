@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, Boolean, and_, false, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
-    UniqueConstraint,
+    JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table,
+    UniqueConstraint, and_, false,
 )
 
 metadata = MetaData(naming_convention={
