@@ -13,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from provenant.domain.artifacts import NewArtifact
 from provenant.domain.lineage import Lineage
-from provenant.store.database import SchemaNotReady, create_db_engine, ensure_schema
+from provenant.store.database import (
+    MIGRATIONS, SchemaNotReady, create_db_engine, current_revision, ensure_schema, head_revision)
 from provenant.store.outages import describe_database_error
 from provenant.store.repository import ArtifactRepository, InvalidCursor, _bind_processor
 from provenant.store.tables import artifacts
@@ -92,6 +93,20 @@ def test_timestamps_with_an_offset_keep_their_instant(repo):
 def test_bulk_insert_stores_sqlite_timestamps_as_sqlalchemy_does(stamp):
     own = DateTime(timezone=True).dialect_impl(sqlite_dialect).bind_processor(sqlite_dialect)
     assert _bind_processor(artifacts.c.created_at, sqlite_dialect)(stamp) == own(stamp)
+
+
+def test_schema_revisions_read_without_alembic_agree_with_alembic(database_url):
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    engine = create_db_engine(database_url)
+    assert current_revision(engine) is None  # a new database
+    ensure_schema(engine, auto_migrate=True)
+    with engine.connect() as conn:
+        recorded = MigrationContext.configure(conn).get_current_revision()
+    assert current_revision(engine) == recorded == head_revision()
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    engine.dispose()
 
 
 def test_missing_lineage_lists_only_rows_without_run(repo):
