@@ -15,7 +15,7 @@ from provenant.lineage.repair import repair_lineage
 from provenant.lineage.resolve import Resolver
 from provenant.lineage.verify import verify_lineage
 from provenant.service.evidence import ExportReport, export_bundle
-from provenant.service.legacy_import import import_legacy
+from provenant.service.legacy_import import Parts, import_legacy
 from provenant.service.provenance import provenance as walk_provenance
 from provenant.service.storing import ArtifactWriter
 
@@ -59,7 +59,7 @@ def import_rows(services: Services, source_url: str, **options: Any) -> ImportRe
                          open_parts=partial(import_parts, services.settings), **options)
 
 
-def import_parts(settings: Settings) -> tuple[Any, Any, Any]:
+def import_parts(settings: Settings) -> Parts:
     """The repository, blob store and tracker of an import's page worker (its own process)."""
     services = Services(settings)
     return services.artifacts, services.blobs, services.tracker
