@@ -109,6 +109,15 @@ def test_schema_revisions_read_without_alembic_agree_with_alembic(database_url):
     engine.dispose()
 
 
+def test_get_many_answers_in_the_order_asked_for_dense_and_sparse_ids(repo):
+    stored = [a.id for a in repo.add_many([signal(i) for i in range(6)])]
+    dense = [stored[4], stored[0], stored[5] + 1, stored[2]]  # read as one range of ids
+    assert [a.id for a in repo.get_many(dense)] == [stored[4], stored[0], stored[2]]
+    sparse = [stored[5], 10**9, 10**12]  # read by an IN list
+    assert [a.id for a in repo.get_many(sparse)] == [stored[5]]
+    assert repo.get_many([]) == []
+
+
 def test_missing_lineage_lists_only_rows_without_run(repo):
     rows = repo.add_many([signal(i) for i in range(5)])
     repo.set_lineage([(rows[0].id, RUN)], "repair")
