@@ -27,9 +27,10 @@ def test_sides_become_buy_or_sell_keeping_what_was_reported(side, expected):
 def test_every_filled_wide_field_is_kept_and_read_back():
     kind, payload = typed_payload("chart", {"chart_type": "daily", "prompt": "p",
                                             "response": "r", "model_name": "m",
-                                            "metadata": {"a": Decimal("0.25")},
-                                            "action": None})
+                                            "metadata": {"a": 0.25}, "action": None,
+                                            "prompt_length": Decimal("1")})
     assert kind is ArtifactType.chart and "action" not in payload
+    assert type(payload["prompt_length"]) is int  # a NUMERIC column's Decimal
     wide = wide_fields(kind, payload)
     assert (wide["prompt"], wide["prompt_length"], wide["metadata"]) == ("p", 1, {"a": 0.25})
     order = wide_fields(ArtifactType.order, {"side": "BUY", "quantity": 5, "action": "BUY"})

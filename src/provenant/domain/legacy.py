@@ -42,8 +42,13 @@ def plain(value: Any) -> Any:
 
 
 def typed_payload(kind: Any, wide: dict[str, Any]) -> tuple[ArtifactType, dict[str, Any]]:
-    """The type and payload of a wide artifact; every filled wide field is kept."""
-    fields = plain({k: wide[k] for k in WIDE_FIELDS if wide.get(k) is not None})
+    """The type and payload of a wide artifact; every filled wide field is kept.
+
+    A field's nested values come from JSON text (an API body, a JSON column), so only a
+    field itself can be a Decimal (a NUMERIC column): the import's rows are not walked.
+    """
+    fields = {k: plain(v) if type(v) is Decimal else v
+              for k in WIDE_FIELDS if (v := wide.get(k)) is not None}
     if kind not in LEGACY_TYPES:
         raise LegacyShapeError(f"unknown legacy type {kind!r} (expected "
                                f"{', '.join(LEGACY_TYPES)})")
