@@ -46,10 +46,14 @@ def collect_less() -> tuple[int, int, int]:
 
 @contextmanager
 def bulk_gc() -> Iterator[None]:
-    """`collect_less` for a block; the collector's state is restored on exit."""
+    """`collect_less` for a block; the collector's thresholds are restored on exit, and what
+    it froze is unfrozen (unless the process had frozen objects itself: gc cannot tell them
+    apart, so all stay frozen, as that process wanted)."""
+    frozen_before = gc.get_freeze_count()
     threshold = collect_less()
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
