@@ -199,7 +199,9 @@ def _driver_insert(dialect: Dialect, table: Table, rows: list[dict],
     (see `add_many`). `skip_existing` leaves rows whose key is taken alone (ON CONFLICT DO
     NOTHING, on SQLite and PostgreSQL alike).
     """
-    columns = list(rows[0]) if rows else []
+    if not rows:
+        return "", []
+    columns = list(rows[0])
     statement = insert(table)
     if skip_existing:
         statement = _UPSERT_INSERT[dialect.name](table).on_conflict_do_nothing()
