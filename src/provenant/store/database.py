@@ -139,7 +139,8 @@ def upgrade(engine: Engine) -> str:
 def head_revision() -> str:
     """The newest migration's revision: each file is named after its revision, and each
     revision follows the one before (tests check that Alembic finds the same head)."""
-    return max(path.name.split("_")[0] for path in (MIGRATIONS / "versions").glob("*_*.py"))
+    return max(path.name.split("_")[0]
+               for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -219,7 +219,7 @@ def _driver_insert(dialect: Dialect, table: Table, rows: list[dict],
     return str(compiled), list(zip(*columns_in_order))
 
 
-def _insert_prepared(conn, statement: tuple[str, list]) -> int:
+def _execute_insert(conn, statement: tuple[str, list]) -> int:
     """Run a `_driver_insert`; returns how many rows were inserted."""
     sql, params = statement
     return conn.exec_driver_sql(sql, params).rowcount if params else 0
@@ -313,7 +313,7 @@ class ArtifactRepository:
                                    as_is=("payload",)) if bulk else None
         with turn or nullcontext(), self._write() as conn, conn.begin():
             if statement:
-                _insert_prepared(conn, statement)
+                _execute_insert(conn, statement)
                 ids = [new.id for new in items]
             else:
                 ids = [self._insert_one(conn, new, row, input_ids)
@@ -524,7 +524,7 @@ class ArtifactRepository:
         statement = _driver_insert(self.engine.dialect, artifact_inputs, rows,
                                    skip_existing=True)
         with self._write() as conn, conn.begin():
-            return _insert_prepared(conn, statement)
+            return _execute_insert(conn, statement)
 
     def list(self, limit: int = 50, cursor: str | None = None, lineage: str | None = None,
              **filters: str | None) -> tuple[list[Artifact], str | None]:
